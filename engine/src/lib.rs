@@ -1,1 +1,13 @@
+//! colossus-engine: an append-only segment store for data objects. Objects are appended to
+//! large segment files with io_uring, sealed by a keyed checksum and per-chunk crcs, and found
+//! through a memory-mapped index. See docs/FORMAT.md for the bytes and DESIGN.md for the why.
+
+pub mod codec;
 pub mod content_type;
+pub mod error;
+pub mod index;
+pub mod io;
+pub mod record;
+pub mod superblock;
+
+pub use error::{EngineError, Result};
