@@ -11,3 +11,18 @@ pub mod record;
 pub mod superblock;
 
 pub use error::{EngineError, Result};
+pub mod checkpoint;
+pub mod config;
+pub mod multihash;
+pub mod reader;
+pub mod recovery;
+pub mod segment;
+pub mod store;
+pub mod sync_gate;
+pub mod writer;
+
+pub use config::{StoreConfig, SyncPolicy};
+pub use content_type::ContentType;
+pub use reader::ObjectReader;
+pub use store::{DamagedRecord, ObjectMeta, OpenReport, Store, StoreStats};
+pub use writer::{CommitSpec, Upload, UploadSpec, Writer};

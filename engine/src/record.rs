@@ -33,10 +33,12 @@ const H_OFFSET: usize = H_BAG_LEN + 4; // bag_len u8 + 3 reserved bytes
 const H_PAYLOAD_LEN: usize = H_OFFSET + 8;
 const H_CREATED: usize = H_PAYLOAD_LEN + 8;
 const H_BAG: usize = H_CREATED + 8;
-const H_MAC: usize = H_BAG + BAG_LEN_MAX + 16; // 16 reserved bytes
+const H_CHUNK_SIZE: usize = H_BAG + BAG_LEN_MAX;
+const H_MAC: usize = H_CHUNK_SIZE + 4 + 12; // 12 reserved bytes
 /// Bytes of a head block that carry fields (MAC included).
 pub const HEAD_LEN: usize = H_MAC + MAC_LEN;
-const _: () = assert!(H_OFFSET == 32 && H_BAG == 56 && H_MAC == 112 && HEAD_LEN == 128);
+const _: () =
+    assert!(H_OFFSET == 32 && H_BAG == 56 && H_CHUNK_SIZE == 96 && H_MAC == 112 && HEAD_LEN == 128);
 
 // Trailer fixed part; the chunk checksum table follows it.
 const T_MAGIC: usize = 0;
@@ -152,6 +154,9 @@ pub struct RecordHead {
     pub created_unix_ms: u64,
     /// Bag the object belongs to (empty for tombstones and acceptances).
     pub bag: BagName,
+    /// Bytes per checksummed chunk of an object record (0 for the others); with the payload
+    /// length it fixes the record's length, so a scan can step over an unfinished record.
+    pub chunk_size: u32,
 }
 
 /// Why a block is not a valid record part.
@@ -178,7 +183,10 @@ impl RecordHead {
             self.offset % BLOCK_LEN == 0,
             "records start on block boundaries"
         );
-        assert!(self.kind == RecordKind::Object || self.payload_len == 0);
+        assert!(match self.kind {
+            RecordKind::Object => valid_chunk_size(self.chunk_size),
+            _ => self.payload_len == 0 && self.chunk_size == 0,
+        });
         let mut block = vec![0u8; BLOCK_LEN as usize];
         put_u32(&mut block, H_MAGIC, HEAD_MAGIC);
         put_u16(&mut block, H_VERSION, RECORD_VERSION);
@@ -192,6 +200,7 @@ impl RecordHead {
         put_u64(&mut block, H_PAYLOAD_LEN, self.payload_len);
         put_u64(&mut block, H_CREATED, self.created_unix_ms);
         block[H_BAG..H_BAG + BAG_LEN_MAX].copy_from_slice(&self.bag.bytes);
+        put_u32(&mut block, H_CHUNK_SIZE, self.chunk_size);
         key.seal(&mut block, H_MAC);
         debug_assert_eq!(
             Self::decode(&block, key, self.segment_id, self.offset),
@@ -236,14 +245,21 @@ impl RecordHead {
             payload_len: get_u64(buf, H_PAYLOAD_LEN),
             created_unix_ms: get_u64(buf, H_CREATED),
             bag,
+            chunk_size: get_u32(buf, H_CHUNK_SIZE),
         };
         if head.segment_id != segment_id || head.offset != offset {
             return Err(RecordError::Misplaced);
         }
-        if head.kind != RecordKind::Object && head.payload_len != 0 {
-            return Err(RecordError::Invalid(
-                "payload length on a single-block record",
-            ));
+        match head.kind {
+            RecordKind::Object if !valid_chunk_size(head.chunk_size) => {
+                return Err(RecordError::Invalid("chunk size"));
+            }
+            RecordKind::Tombstone | RecordKind::Accept
+                if head.payload_len != 0 || head.chunk_size != 0 =>
+            {
+                return Err(RecordError::Invalid("payload on a single-block record"));
+            }
+            _ => {}
         }
         Ok(head)
     }
@@ -362,12 +378,13 @@ impl Trailer {
         Ok(trailer)
     }
 
-    /// Whether this trailer completes `head` (same object, sequence and size).
+    /// Whether this trailer completes `head` (same object, sequence, size and chunking).
     pub fn matches(&self, head: &RecordHead) -> bool {
         head.kind == RecordKind::Object
             && self.object_id == head.object_id
             && self.seq == head.seq
             && self.payload_len == head.payload_len
+            && self.chunk_size == head.chunk_size
     }
 }
 
@@ -383,7 +400,7 @@ pub fn decode_table(bytes: &[u8], table_crc: u32) -> Option<Vec<u32>> {
 /// Smallest and largest chunk sizes; chunks are whole blocks so reads stay aligned.
 pub const CHUNK_SIZE_MIN: u32 = BLOCK_LEN as u32;
 /// See [`CHUNK_SIZE_MIN`].
-pub const CHUNK_SIZE_MAX: u32 = 64 << 20;
+pub const CHUNK_SIZE_MAX: u32 = 32 << 20;
 
 /// Whether `chunk_size` is a power of two within the allowed bounds.
 pub fn valid_chunk_size(chunk_size: u32) -> bool {
@@ -451,6 +468,11 @@ mod tests {
                         },
                         created_unix_ms,
                         bag: BagName::new(&bag).unwrap(),
+                        chunk_size: if kind == RecordKind::Object {
+                            1 << (12 + created_unix_ms % 14)
+                        } else {
+                            0
+                        },
                     }
                 },
             )
@@ -487,6 +509,7 @@ mod tests {
         #[test]
         fn trailer_round_trips(head in any_head(), chunk_shift in 12u32..20, digest in any::<[u8; 32]>(), ct in any::<u8>(), accepted in any::<bool>(), payload_len in 0u64..(8 << 20)) {
             let chunk_size = 1u32 << chunk_shift;
+            let head = RecordHead { chunk_size, payload_len, ..head };
             let count = chunk_count(payload_len, chunk_size);
             let table: Vec<u32> = (0..count).map(|i| (i as u32).wrapping_mul(2654435761)).collect();
             let table_bytes: Vec<u8> = table.iter().flat_map(|c| c.to_le_bytes()).collect();

@@ -147,6 +147,7 @@ mod tests {
             object_id: id,
             accepted: false,
             content_type: 0,
+            chunk_size: 1 << 18,
             bag: BagName::new("dynamic:channel:1").unwrap(),
             segment_id: 1,
             offset: 4096 * id,

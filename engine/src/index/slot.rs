@@ -43,6 +43,8 @@ pub enum SlotState {
 
 /// Slot flag: the object is accepted.
 pub const SLOT_FLAG_ACCEPTED: u8 = 1;
+/// The flags byte's high nibble holds log2(chunk size) - 12.
+const CHUNK_SHIFT_BASE: u32 = 12;
 
 /// A decoded live slot: everything the index knows about an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub struct IndexEntry {
     pub accepted: bool,
     /// Sniffed content type code.
     pub content_type: u8,
+    /// Bytes per checksummed chunk of the record (a power of two, 4 KiB to 32 MiB).
+    pub chunk_size: u32,
     /// The object's bag.
     pub bag: BagName,
     /// Segment holding the record.
@@ -87,7 +91,11 @@ pub fn encode(state: SlotState, entry: Option<&IndexEntry>) -> ([u8; SLOT_LEN], 
     let mut buf = [0u8; SLOT_LEN];
     buf[S_STATE] = state as u8;
     if let Some(e) = entry {
-        buf[S_FLAGS] = if e.accepted { SLOT_FLAG_ACCEPTED } else { 0 };
+        assert!(
+            e.chunk_size.is_power_of_two() && (12..=25).contains(&e.chunk_size.trailing_zeros())
+        );
+        let chunk_nibble = (e.chunk_size.trailing_zeros() - CHUNK_SHIFT_BASE) as u8;
+        buf[S_FLAGS] = (if e.accepted { SLOT_FLAG_ACCEPTED } else { 0 }) | (chunk_nibble << 4);
         buf[S_CONTENT_TYPE] = e.content_type;
         let bag = e.bag.as_bytes();
         buf[S_BAG_LEN] = bag.len() as u8;
@@ -128,6 +136,7 @@ pub fn decode(buf: &[u8; SLOT_LEN]) -> SlotView {
         object_id: get_u64(buf, S_OBJECT_ID),
         accepted: buf[S_FLAGS] & SLOT_FLAG_ACCEPTED != 0,
         content_type: buf[S_CONTENT_TYPE],
+        chunk_size: 1 << (CHUNK_SHIFT_BASE + u32::from(buf[S_FLAGS] >> 4)),
         bag,
         segment_id: get_u32(buf, S_SEGMENT_ID),
         offset: get_u64(buf, S_OFFSET),
@@ -218,6 +227,7 @@ mod tests {
                     object_id,
                     accepted,
                     content_type,
+                    chunk_size: 1 << (12 + created_unix_ms % 14),
                     bag: BagName::new(&bag).unwrap(),
                     segment_id,
                     offset,

@@ -1,0 +1,96 @@
+//! Store configuration: every limit explicit, with defaults for a production node. Values
+//! fixed at creation (index shard count) are recorded in the superblock; the rest apply per
+//! open.
+
+use crate::error::{EngineError, Result};
+use crate::record::{valid_chunk_size, BLOCK_LEN};
+
+/// When commits reach stable storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// fdatasync before acknowledging every commit (grouped across concurrent commits).
+    Always,
+    /// Never fsync: for throwaway stores in benchmarks and tests of non-durability paths.
+    /// Acknowledged objects may be lost on power failure (not on a process crash).
+    Never,
+}
+
+/// Configuration of an open store.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// Target size of a segment file; one larger object gets a segment of its own size.
+    pub segment_size_bytes: u64,
+    /// Bytes per checksummed chunk of new records (power of two, 4 KiB..32 MiB).
+    pub chunk_size_bytes: u32,
+    /// Index shard files, fixed when the store is created.
+    pub index_shards: u32,
+    /// Durability of commits.
+    pub sync: SyncPolicy,
+    /// Largest object accepted (the network's maximum is 60 GiB).
+    pub object_size_max_bytes: u64,
+    /// Uploads reserved at once across the store.
+    pub reservations_max: u64,
+    /// Space allocated ahead of the append position in a segment, per step.
+    pub preallocate_step_bytes: u64,
+    /// Size of each write submitted while streaming an upload.
+    pub write_buffer_bytes: usize,
+    /// Writes of one upload in flight at once (pipelines hashing with disk writes).
+    pub writes_in_flight_max: usize,
+    /// Size of each read while streaming an object out (a multiple of the chunk size is best).
+    pub read_buffer_bytes: usize,
+    /// A background checkpoint runs at this interval when records were written since the last.
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            segment_size_bytes: 1 << 30,
+            chunk_size_bytes: 256 << 10,
+            index_shards: 16,
+            sync: SyncPolicy::Always,
+            object_size_max_bytes: 60 << 30,
+            reservations_max: 4096,
+            preallocate_step_bytes: 64 << 20,
+            write_buffer_bytes: 1 << 20,
+            writes_in_flight_max: 4,
+            read_buffer_bytes: 1 << 20,
+            checkpoint_interval_ms: 5_000,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Checks every value; the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str| Err(EngineError::InvalidConfig(what.to_string()));
+        if self.segment_size_bytes < 2 * BLOCK_LEN || self.segment_size_bytes % BLOCK_LEN != 0 {
+            return bad("segment_size_bytes must be a multiple of 4096 and at least 8192");
+        }
+        if !valid_chunk_size(self.chunk_size_bytes) {
+            return bad("chunk_size_bytes must be a power of two from 4 KiB to 32 MiB");
+        }
+        if !(1..=1024).contains(&self.index_shards) {
+            return bad("index_shards must be 1..=1024");
+        }
+        if self.reservations_max == 0 {
+            return bad("reservations_max must be at least 1");
+        }
+        if self.write_buffer_bytes < BLOCK_LEN as usize
+            || self.write_buffer_bytes % BLOCK_LEN as usize != 0
+        {
+            return bad("write_buffer_bytes must be a positive multiple of 4096");
+        }
+        if self.writes_in_flight_max == 0 {
+            return bad("writes_in_flight_max must be at least 1");
+        }
+        if self.read_buffer_bytes < BLOCK_LEN as usize || self.read_buffer_bytes > u32::MAX as usize
+        {
+            return bad("read_buffer_bytes must be 4096..=4 GiB");
+        }
+        if self.checkpoint_interval_ms == 0 {
+            return bad("checkpoint_interval_ms must be positive");
+        }
+        Ok(())
+    }
+}

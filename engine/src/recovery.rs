@@ -1,0 +1,612 @@
+//! Opening a store: create it, or check the superblock and lock, then bring the index up to
+//! date. After a clean shutdown nothing is read but small files. After a crash, only records
+//! past the checkpoint are read and verified (head, trailer, chunk checksums). If the index or
+//! checkpoint is unusable, the index is rebuilt from every segment.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::checkpoint::Checkpoint;
+use crate::codec::StoreKey;
+use crate::config::StoreConfig;
+use crate::error::{EngineError, Result};
+use crate::index::{Index, IndexEntry, ShardOpenError};
+use crate::io::{Disk, DiskFile};
+use crate::record::{
+    decode_table, trailer_len, trailer_offset, RecordHead, RecordKind, Trailer, BLOCK_LEN,
+    TRAILER_FIXED_LEN,
+};
+use crate::segment::{self, Segment, SegmentState, FIRST_RECORD_OFFSET, SEGMENTS_DIR};
+use crate::store::{
+    add_entry_to_counters, now_unix_ms, DamagedRecord, OpenReport, StoreInner, CHECKPOINT_FILE,
+    LOCK_FILE, SUPERBLOCK_FILE,
+};
+use crate::superblock::{Superblock, SuperblockError, FORMAT_VERSION};
+
+/// A valid record found by a scan.
+#[derive(Clone, Debug)]
+pub(crate) enum Found {
+    /// A committed object.
+    Object { head: RecordHead, trailer: Trailer },
+    /// A tombstone.
+    Tombstone(RecordHead),
+    /// An acceptance.
+    Accept(RecordHead),
+}
+
+impl Found {
+    fn order(&self) -> (u64, u32, u64) {
+        let head = match self {
+            Found::Object { head, .. } | Found::Tombstone(head) | Found::Accept(head) => head,
+        };
+        (head.seq, head.segment_id, head.offset)
+    }
+}
+
+/// What scanning one segment found.
+#[derive(Default, Debug)]
+pub(crate) struct Scan {
+    pub found: Vec<Found>,
+    pub damaged: Vec<DamagedRecord>,
+    pub abandoned: u64,
+    /// End of the last valid record (the log end).
+    pub log_end: u64,
+    pub bytes_verified: u64,
+    pub max_seq: Option<u64>,
+}
+
+/// How thoroughly to scan.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ScanMode {
+    /// Read every payload and check its chunk crcs.
+    pub verify_payload: bool,
+    /// Also check the blake3 digest of each payload (scrub).
+    pub verify_digest: bool,
+}
+
+/// Scans a segment's records from `start` to the end of the file. Past an invalid head it
+/// searches block by block for the next valid one: after a crash nothing valid follows the
+/// torn tail, but after corruption the records beyond a damaged head are still there.
+pub(crate) fn scan_segment(
+    file: &dyn DiskFile,
+    key: &StoreKey,
+    segment_id: u32,
+    start: u64,
+    mode: ScanMode,
+) -> Scan {
+    let mut scan = Scan {
+        log_end: start,
+        ..Scan::default()
+    };
+    let file_len = file.len().unwrap_or(0);
+    let mut pos = start;
+    let mut block = vec![0u8; BLOCK_LEN as usize];
+    let mut in_gap = false;
+    while pos + BLOCK_LEN <= file_len {
+        if file.read_exact_at_blocking(&mut block, pos).is_err() {
+            break;
+        }
+        let head = match RecordHead::decode(&block, key, segment_id, pos) {
+            Ok(head) => head,
+            Err(_) => {
+                in_gap = true;
+                pos += BLOCK_LEN;
+                continue;
+            }
+        };
+        if in_gap && pos > scan.log_end {
+            scan.damaged.push(DamagedRecord {
+                segment_id,
+                offset: scan.log_end,
+                object_id: None,
+                reason: format!(
+                    "unreadable region of {} bytes before a valid record",
+                    pos - scan.log_end
+                ),
+            });
+        }
+        in_gap = false;
+        scan.max_seq = scan.max_seq.max(Some(head.seq));
+        match head.kind {
+            RecordKind::Tombstone => {
+                scan.found.push(Found::Tombstone(head));
+                pos += BLOCK_LEN;
+            }
+            RecordKind::Accept => {
+                scan.found.push(Found::Accept(head));
+                pos += BLOCK_LEN;
+            }
+            RecordKind::Object => {
+                let record_len =
+                    crate::record::object_record_len(head.payload_len, head.chunk_size);
+                match check_object(file, key, &head, file_len, mode) {
+                    Ok((trailer, verified)) => {
+                        scan.bytes_verified += verified;
+                        scan.found.push(Found::Object { head, trailer });
+                    }
+                    Err(ObjectCheck::Unfinished) => scan.abandoned += 1,
+                    Err(ObjectCheck::Damaged(reason)) => scan.damaged.push(DamagedRecord {
+                        segment_id,
+                        offset: pos,
+                        object_id: Some(head.object_id),
+                        reason,
+                    }),
+                }
+                pos = pos.saturating_add(record_len);
+            }
+        }
+        scan.log_end = pos.min(file_len.max(pos));
+    }
+    scan
+}
+
+enum ObjectCheck {
+    /// No valid trailer: an upload that never committed.
+    Unfinished,
+    /// Committed, but the bytes fail their checks.
+    Damaged(String),
+}
+
+/// Reads and checks an object record's trailer, table and (per `mode`) payload.
+fn check_object(
+    file: &dyn DiskFile,
+    key: &StoreKey,
+    head: &RecordHead,
+    file_len: u64,
+    mode: ScanMode,
+) -> std::result::Result<(Trailer, u64), ObjectCheck> {
+    let trailer_at = head.offset + trailer_offset(head.payload_len);
+    if trailer_at + BLOCK_LEN > file_len {
+        return Err(ObjectCheck::Unfinished);
+    }
+    let mut fixed = vec![0u8; BLOCK_LEN as usize];
+    file.read_exact_at_blocking(&mut fixed, trailer_at)
+        .map_err(|_| ObjectCheck::Unfinished)?;
+    let trailer = match Trailer::decode(&fixed, key, head.segment_id, head.offset) {
+        Ok(trailer) if trailer.matches(head) => trailer,
+        _ => return Err(ObjectCheck::Unfinished),
+    };
+    let table_len = 4 * trailer.chunk_count;
+    if trailer_at + trailer_len(trailer.chunk_count) > file_len {
+        return Err(ObjectCheck::Damaged(
+            "record is cut short by the end of the file".into(),
+        ));
+    }
+    let mut table_bytes = vec![0u8; table_len as usize];
+    file.read_exact_at_blocking(&mut table_bytes, trailer_at + TRAILER_FIXED_LEN as u64)
+        .map_err(|e| ObjectCheck::Damaged(format!("reading checksum table: {e}")))?;
+    let table = decode_table(&table_bytes, trailer.table_crc)
+        .ok_or_else(|| ObjectCheck::Damaged("chunk checksum table fails its crc".into()))?;
+    if !mode.verify_payload {
+        return Ok((trailer, 0));
+    }
+    let chunk = u64::from(trailer.chunk_size);
+    let mut buf = vec![0u8; chunk as usize];
+    let mut hasher = mode.verify_digest.then(blake3::Hasher::new);
+    for (i, expected) in table.iter().enumerate() {
+        let start = i as u64 * chunk;
+        let len = chunk.min(head.payload_len - start) as usize;
+        file.read_exact_at_blocking(&mut buf[..len], head.offset + BLOCK_LEN + start)
+            .map_err(|e| ObjectCheck::Damaged(format!("reading chunk {i}: {e}")))?;
+        if crc32c::crc32c(&buf[..len]) != *expected {
+            return Err(ObjectCheck::Damaged(format!(
+                "chunk {i} fails its checksum"
+            )));
+        }
+        if let Some(hasher) = hasher.as_mut() {
+            hasher.update(&buf[..len]);
+        }
+    }
+    if let Some(hasher) = hasher {
+        if hasher.finalize().as_bytes() != &trailer.digest {
+            return Err(ObjectCheck::Damaged(
+                "payload does not match its blake3 digest".into(),
+            ));
+        }
+    }
+    Ok((trailer, head.payload_len))
+}
+
+/// Index entry for a found object record.
+pub(crate) fn entry_of(head: &RecordHead, trailer: &Trailer) -> IndexEntry {
+    IndexEntry {
+        object_id: head.object_id,
+        accepted: trailer.flags & crate::record::FLAG_ACCEPTED != 0,
+        content_type: trailer.content_type,
+        chunk_size: trailer.chunk_size,
+        bag: head.bag,
+        segment_id: head.segment_id,
+        offset: head.offset,
+        payload_len: head.payload_len,
+        seq: head.seq,
+        created_unix_ms: head.created_unix_ms,
+        digest: trailer.digest,
+    }
+}
+
+/// Applies found records to the index in sequence order (counters are recomputed after).
+fn replay(index: &Index, mut found: Vec<Found>) -> Result<u64> {
+    found.sort_by_key(Found::order);
+    let count = found.len() as u64;
+    for record in found {
+        match record {
+            Found::Object { head, trailer } => {
+                index.upsert(&entry_of(&head, &trailer))?;
+            }
+            Found::Tombstone(head) => {
+                index.remove(head.object_id, head.seq);
+            }
+            Found::Accept(head) => {
+                index.update(head.object_id, |e| {
+                    if e.seq < head.seq {
+                        e.accepted = true;
+                    }
+                })?;
+            }
+        }
+    }
+    Ok(count)
+}
+
+fn acquire_lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| EngineError::io("open lock file", &path, e))?;
+    // SAFETY: flock on a descriptor owned by `file`, which outlives the lock.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let error = std::io::Error::last_os_error();
+        return if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Err(EngineError::Locked {
+                path: dir.to_path_buf(),
+                lock_path: path,
+            })
+        } else {
+            Err(EngineError::io("lock", &path, error))
+        };
+    }
+    Ok(file)
+}
+
+fn read_superblock(dir: &Path) -> Result<Option<Superblock>> {
+    let path = dir.join(SUPERBLOCK_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(EngineError::io("read superblock", &path, e)),
+    };
+    match Superblock::decode(&bytes) {
+        Ok(sb) => Ok(Some(sb)),
+        Err(SuperblockError::Version(found)) => Err(EngineError::UnsupportedVersion {
+            path: dir.to_path_buf(),
+            found,
+            supported: FORMAT_VERSION,
+        }),
+        Err(SuperblockError::NotAStore(reason)) => Err(EngineError::NotAStore {
+            path: dir.to_path_buf(),
+            reason: reason.to_string(),
+        }),
+        Err(SuperblockError::Damaged) => Err(EngineError::NotAStore {
+            path: dir.to_path_buf(),
+            reason: "store.meta fails its checksum".to_string(),
+        }),
+    }
+}
+
+fn segment_ids_on_disk(dir: &Path) -> Result<Vec<u32>> {
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    let mut ids = Vec::new();
+    let entries =
+        std::fs::read_dir(&seg_dir).map_err(|e| EngineError::io("list segments", &seg_dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| EngineError::io("list segments", &seg_dir, e))?;
+        if let Some(id) = entry
+            .file_name()
+            .to_str()
+            .and_then(segment::parse_file_name)
+        {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Opens or creates the store.
+pub(crate) fn open(dir: &Path, config: StoreConfig, disk: Arc<dyn Disk>) -> Result<StoreInner> {
+    config.validate()?;
+    std::fs::create_dir_all(dir).map_err(|e| EngineError::io("create store directory", dir, e))?;
+    let lock_file = acquire_lock(dir)?;
+    let mut report = OpenReport::default();
+    let superblock = match read_superblock(dir)? {
+        Some(sb) => sb,
+        None => {
+            create(dir, &config, disk.as_ref())?;
+            report.created = true;
+            read_superblock(dir)?.ok_or_else(|| EngineError::NotAStore {
+                path: dir.to_path_buf(),
+                reason: "store.meta vanished after creation".into(),
+            })?
+        }
+    };
+    let key = superblock.key;
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    let checkpoint = std::fs::read(dir.join(CHECKPOINT_FILE))
+        .ok()
+        .and_then(|bytes| Checkpoint::decode(&bytes, &key));
+
+    // Finish deleting segments a compaction retired before the crash.
+    let mut retired = Vec::new();
+    if let Some(cp) = &checkpoint {
+        for id in &cp.retired {
+            let path = seg_dir.join(segment::file_name(*id));
+            match disk.remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => retired.push(*id),
+            }
+        }
+        disk.sync_dir(&seg_dir)
+            .map_err(|e| EngineError::io("fsync segment directory", &seg_dir, e))?;
+    }
+    let on_disk = segment_ids_on_disk(dir)?;
+    let mut files = BTreeMap::new();
+    for id in &on_disk {
+        if retired.contains(id) {
+            continue;
+        }
+        let path = seg_dir.join(segment::file_name(*id));
+        let file = disk
+            .open(&path, false)
+            .map_err(|e| EngineError::io("open segment", &path, e))?;
+        files.insert(*id, file);
+    }
+
+    let shards = superblock.index_shards;
+    let clean_cp = checkpoint.as_ref().filter(|cp| cp.is_clean());
+    let mut index = match (&checkpoint, clean_cp) {
+        (Some(_), Some(cp)) => {
+            Index::open(dir, shards, key, Some(&cp.shard_used_slots)).map_err(|e| e.into_reason())
+        }
+        (Some(_), None) => Index::open(dir, shards, key, None).map_err(|e| e.into_reason()),
+        (None, _) if on_disk.is_empty() && report.created => Ok(Index::create(dir, shards, key)?),
+        (None, _) => Err(Ok("the checkpoint is missing or damaged".to_string())),
+    };
+    let mut states: BTreeMap<u32, SegmentState> = BTreeMap::new();
+    let mut next_seq = checkpoint.as_ref().map_or(1, |cp| cp.next_seq.max(1));
+
+    if let (Ok(_), Some(cp)) = (&index, clean_cp) {
+        report.clean = true;
+        for s in &cp.segments {
+            if !files.contains_key(&s.segment_id) {
+                continue;
+            }
+            states.insert(
+                s.segment_id,
+                SegmentState {
+                    append_pos: s.end_offset,
+                    live_objects: s.live_objects,
+                    live_payload_bytes: s.live_payload_bytes,
+                    live_record_bytes: s.live_record_bytes,
+                    pending_objects: s.pending_objects,
+                    pending_payload_bytes: s.pending_payload_bytes,
+                    ..SegmentState::default()
+                },
+            );
+        }
+    }
+
+    // Unclean: repair the index, replay what came after the checkpoint.
+    if let (Ok(idx), Some(cp), false) = (&index, &checkpoint, report.clean) {
+        let quarantined = idx.quarantine_damaged();
+        let mut found = Vec::new();
+        for (id, file) in &files {
+            let start = cp
+                .segments
+                .iter()
+                .find(|s| s.segment_id == *id)
+                .map_or(FIRST_RECORD_OFFSET, |s| {
+                    s.end_offset.max(FIRST_RECORD_OFFSET)
+                });
+            let scan = scan_segment(
+                file.as_ref(),
+                &key,
+                *id,
+                start,
+                ScanMode {
+                    verify_payload: true,
+                    verify_digest: false,
+                },
+            );
+            report.abandoned_reservations += scan.abandoned;
+            report.bytes_verified += scan.bytes_verified;
+            report.damaged.extend(scan.damaged);
+            next_seq = next_seq.max(scan.max_seq.map_or(0, |s| s + 1));
+            found.extend(scan.found);
+            states.insert(
+                *id,
+                SegmentState {
+                    append_pos: scan.log_end,
+                    ..SegmentState::default()
+                },
+            );
+        }
+        report.records_replayed = replay(idx, found)?;
+        if quarantined > 0 {
+            index = Err(Ok(format!(
+                "{quarantined} index slots were damaged or left mid-write by the crash"
+            )));
+        }
+    }
+
+    // Rebuild from every segment when the index cannot be trusted.
+    let index = match index {
+        Ok(index) => index,
+        Err(Err(engine_error)) => return Err(engine_error),
+        Err(Ok(reason)) => {
+            // Invalidate the checkpoint first: a crash during the rebuild must rebuild again.
+            remove_if_present(disk.as_ref(), &dir.join(CHECKPOINT_FILE))?;
+            disk.sync_dir(dir)
+                .map_err(|e| EngineError::io("fsync store directory", dir, e))?;
+            let index = Index::create(dir, shards, key)?;
+            let mut found = Vec::new();
+            states.clear();
+            report.damaged.clear();
+            report.abandoned_reservations = 0;
+            for (id, file) in &files {
+                let scan = scan_segment(
+                    file.as_ref(),
+                    &key,
+                    *id,
+                    FIRST_RECORD_OFFSET,
+                    ScanMode {
+                        verify_payload: true,
+                        verify_digest: false,
+                    },
+                );
+                report.abandoned_reservations += scan.abandoned;
+                report.bytes_verified += scan.bytes_verified;
+                report.damaged.extend(scan.damaged);
+                next_seq = next_seq.max(scan.max_seq.map_or(0, |s| s + 1));
+                found.extend(scan.found);
+                states.insert(
+                    *id,
+                    SegmentState {
+                        append_pos: scan.log_end,
+                        ..SegmentState::default()
+                    },
+                );
+            }
+            report.records_replayed = replay(&index, found)?;
+            report.index_rebuilt = Some(reason);
+            index
+        }
+    };
+
+    if !report.clean {
+        // Counters follow from the index.
+        for state in states.values_mut() {
+            state.live_objects = 0;
+            state.live_payload_bytes = 0;
+            state.live_record_bytes = 0;
+            state.pending_objects = 0;
+            state.pending_payload_bytes = 0;
+        }
+        index.for_each(|entry| {
+            if let Some(state) = states.get_mut(&entry.segment_id) {
+                add_entry_to_counters(state, entry, 1);
+            }
+        });
+    }
+
+    // Every segment from before this open is sealed; new writes go to new segments.
+    let mut segments = BTreeMap::new();
+    for (id, file) in files {
+        let mut state = states.remove(&id).unwrap_or(SegmentState {
+            append_pos: FIRST_RECORD_OFFSET,
+            ..SegmentState::default()
+        });
+        state.sealed = true;
+        let len = file.len().map_err(|e| {
+            EngineError::io("stat segment", seg_dir.join(segment::file_name(id)), e)
+        })?;
+        if len > state.append_pos && !report.clean {
+            // Reclaim the torn tail and preallocated space past the last record.
+            let _ = file.set_len(state.append_pos);
+        }
+        state.allocated_bytes = state.append_pos.min(len);
+        let path = seg_dir.join(segment::file_name(id));
+        segments.insert(id, Arc::new(Segment::new(id, &path, file, state)));
+    }
+
+    let inner = StoreInner::new(
+        dir.to_path_buf(),
+        config,
+        key,
+        disk,
+        index,
+        segments,
+        next_seq,
+        retired,
+        report,
+        lock_file,
+    );
+    // From here on the store is open: a crash must be seen as unclean.
+    inner.write_checkpoint(false)?;
+    Ok(inner)
+}
+
+impl ShardOpenError {
+    /// Ok(reason) to rebuild, Err(error) to fail the open.
+    fn into_reason(self) -> std::result::Result<String, EngineError> {
+        match self {
+            ShardOpenError::Unusable(reason) => Ok(reason),
+            ShardOpenError::Engine(error) => Err(error),
+        }
+    }
+}
+
+fn remove_if_present(disk: &dyn Disk, path: &Path) -> Result<()> {
+    match disk.remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(EngineError::io("remove", path, e)),
+    }
+}
+
+/// Creates a new store's files in an empty (or lock-file-only) directory.
+fn create(dir: &Path, config: &StoreConfig, disk: &dyn Disk) -> Result<()> {
+    // Our own names may be there from a creation that crashed before store.meta appeared.
+    let ours = [
+        LOCK_FILE,
+        SEGMENTS_DIR,
+        crate::index::INDEX_DIR,
+        "store.meta.tmp",
+        CHECKPOINT_FILE,
+        "checkpoint.tmp",
+    ];
+    let foreign = std::fs::read_dir(dir)
+        .map_err(|e| EngineError::io("list store directory", dir, e))?
+        .filter_map(|e| e.ok())
+        .any(|e| !ours.iter().any(|name| e.file_name() == *name));
+    if foreign {
+        return Err(EngineError::NotAStore {
+            path: dir.to_path_buf(),
+            reason: "the directory is not empty and has no store.meta".into(),
+        });
+    }
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    std::fs::create_dir_all(&seg_dir)
+        .map_err(|e| EngineError::io("create segment directory", &seg_dir, e))?;
+    let superblock = Superblock {
+        index_shards: config.index_shards,
+        created_unix_ms: now_unix_ms(),
+        key: StoreKey::generate(),
+    };
+    let tmp = dir.join(format!("{SUPERBLOCK_FILE}.tmp"));
+    let file = disk
+        .open(&tmp, true)
+        .map_err(|e| EngineError::io("create", &tmp, e))?;
+    file.write_all_at_blocking(&superblock.encode(), 0)
+        .map_err(|e| EngineError::io("write", &tmp, e))?;
+    // Without this fsync a power cut could leave a renamed but empty store.meta.
+    file.sync_data_blocking()
+        .map_err(|e| EngineError::io("fsync", &tmp, e))?;
+    drop(file);
+    // store.meta appears last, so a crash during creation leaves a directory that is
+    // recognisably not a store yet (and is created again).
+    disk.rename(&tmp, &dir.join(SUPERBLOCK_FILE))
+        .map_err(|e| EngineError::io("rename", dir.join(SUPERBLOCK_FILE), e))?;
+    // Without this the rename (and the segment directory) could vanish in a power cut.
+    disk.sync_dir(dir)
+        .map_err(|e| EngineError::io("fsync store directory", dir, e))?;
+    Ok(())
+}

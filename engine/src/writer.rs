@@ -1,0 +1,727 @@
+//! The write path. A [`Writer`] is one thread's lane into the store: it owns an active segment
+//! no other lane appends to, so uploads on different cores never share a lock on the data
+//! path. An [`Upload`] streams an object of known size into a reservation, hashing as bytes
+//! arrive and pipelining its writes; `commit` makes it durable (payload fdatasync, trailer,
+//! fdatasync, grouped across concurrent commits) before it becomes visible.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crate::config::SyncPolicy;
+use crate::content_type::{self, ContentType};
+use crate::error::{EngineError, Result};
+use crate::index::IndexEntry;
+use crate::io::BufResult;
+use crate::record::{
+    chunk_count, object_record_len, trailer_offset, BagName, RecordHead, RecordKind, Trailer,
+    BAG_LEN_MAX, BLOCK_LEN, FLAG_ACCEPTED,
+};
+use crate::segment::{self, Segment, SegmentState, FIRST_RECORD_OFFSET, SEGMENTS_DIR};
+use crate::store::{now_unix_ms, ObjectMeta, Store, StoreInner};
+use crate::sync_gate::SyncGate;
+
+/// A segment this lane appends to, with its group-commit gate.
+pub(crate) struct ActiveSegment {
+    pub segment: Arc<Segment>,
+    pub gate: SyncGate,
+}
+
+/// One thread's lane for writes (uploads, deletes, acceptances, compaction).
+pub struct Writer {
+    pub(crate) store: Store,
+    active: RefCell<Option<Rc<ActiveSegment>>>,
+}
+
+/// What to reserve for an upload.
+#[derive(Clone, Debug)]
+pub struct UploadSpec<'a> {
+    /// Data object id.
+    pub id: u64,
+    /// Bag id (at most 40 bytes).
+    pub bag: &'a str,
+    /// Exact payload size in bytes.
+    pub size_bytes: u64,
+}
+
+/// Space held for one record until it is applied to the index or abandoned. Dropping it
+/// without `finish` abandons the record: its bytes become dead space for compaction.
+pub(crate) struct Reservation {
+    inner: Arc<StoreInner>,
+    segment: Arc<Segment>,
+    offset: u64,
+    len: u64,
+    /// The object id held in the index's reserved set, for uploads.
+    reserved_id: Option<u64>,
+    done: bool,
+}
+
+impl Reservation {
+    fn release(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.segment
+            .state
+            .lock()
+            .outstanding
+            .remove(&(self.offset, self.len));
+        if let Some(id) = self.reserved_id {
+            self.inner.index.unreserve(id);
+            self.inner.reservations.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Marks the record applied (call after updating the index).
+    fn finish(mut self) {
+        self.release();
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl Store {
+    /// A writer lane for the calling thread. Create one per thread (per core) and share it
+    /// between that thread's tasks.
+    pub fn writer(&self) -> Writer {
+        Writer {
+            store: self.clone(),
+            active: RefCell::new(None),
+        }
+    }
+}
+
+impl Writer {
+    fn inner(&self) -> &Arc<StoreInner> {
+        &self.store.inner
+    }
+
+    /// Creates a new segment file for this lane.
+    fn new_segment(&self, first_record_len: u64) -> Result<Rc<ActiveSegment>> {
+        let inner = self.inner();
+        let id = inner.next_segment_id.fetch_add(1, Ordering::AcqRel);
+        let dir = inner.dir.join(SEGMENTS_DIR);
+        let path = dir.join(segment::file_name(id));
+        let file = inner
+            .disk
+            .open(&path, true)
+            .map_err(|e| EngineError::io("create segment", &path, e))?;
+        let allocate = (FIRST_RECORD_OFFSET + first_record_len).max(
+            inner
+                .config
+                .preallocate_step_bytes
+                .min(inner.config.segment_size_bytes),
+        );
+        let setup = || -> std::io::Result<()> {
+            file.allocate(0, allocate)?;
+            file.write_all_at_blocking(&segment::encode_header(&inner.key, id, now_unix_ms()), 0)?;
+            // Without this fsync a power cut could lose the header of a segment whose records
+            // were acknowledged (the records' own syncs cover it too; this makes it explicit).
+            file.sync_data_blocking()?;
+            // Without this fsync of the directory the new file itself could vanish in a power
+            // cut, taking acknowledged records with it.
+            inner.disk.sync_dir(&dir)
+        };
+        if let Err(error) = setup() {
+            let _ = inner.disk.remove_file(&path);
+            return Err(EngineError::io("set up segment", &path, error));
+        }
+        let state = SegmentState {
+            append_pos: FIRST_RECORD_OFFSET,
+            allocated_bytes: allocate,
+            ..SegmentState::default()
+        };
+        let segment = Arc::new(Segment::new(id, &path, file, state));
+        inner.segments.write().insert(id, segment.clone());
+        Ok(Rc::new(ActiveSegment {
+            segment,
+            gate: SyncGate::default(),
+        }))
+    }
+
+    /// Takes `len` bytes at the end of this lane's active segment (rolling to a new segment
+    /// when full), with disk blocks allocated so the writes cannot hit ENOSPC.
+    fn take_space(
+        &self,
+        len: u64,
+        reserved_id: Option<u64>,
+    ) -> Result<(Rc<ActiveSegment>, Reservation)> {
+        let inner = self.inner();
+        for _ in 0..3 {
+            let current = self.active.borrow().clone();
+            let active = match current {
+                Some(active) => active,
+                None => {
+                    let active = self.new_segment(len)?;
+                    *self.active.borrow_mut() = Some(active.clone());
+                    active
+                }
+            };
+            let mut state = active.segment.state.lock();
+            let full = state.append_pos > FIRST_RECORD_OFFSET
+                && state.append_pos + len > inner.config.segment_size_bytes;
+            if state.poisoned.is_some() || state.sealed || full {
+                if !state.sealed {
+                    state.sealed = true;
+                    // Give back preallocated blocks past the last record.
+                    if state.poisoned.is_none()
+                        && active.segment.file.set_len(state.append_pos).is_ok()
+                    {
+                        state.allocated_bytes = state.append_pos;
+                    }
+                }
+                drop(state);
+                *self.active.borrow_mut() = None;
+                continue;
+            }
+            let end = state.append_pos + len;
+            if end > state.allocated_bytes {
+                let step = inner
+                    .config
+                    .preallocate_step_bytes
+                    .max(end - state.allocated_bytes);
+                let want = step
+                    .min(
+                        inner
+                            .config
+                            .segment_size_bytes
+                            .saturating_sub(state.allocated_bytes),
+                    )
+                    .max(end - state.allocated_bytes);
+                let from = state.allocated_bytes;
+                let outcome = active
+                    .segment
+                    .file
+                    .allocate(from, want)
+                    .or_else(|_| active.segment.file.allocate(from, end - from));
+                if let Err(error) = outcome {
+                    return Err(EngineError::io(
+                        "allocate segment space",
+                        &active.segment.path,
+                        error,
+                    ));
+                }
+                state.allocated_bytes = from + want.max(end - from);
+            }
+            let offset = state.append_pos;
+            state.append_pos = end;
+            state.outstanding.insert((offset, len));
+            drop(state);
+            let reservation = Reservation {
+                inner: inner.clone(),
+                segment: active.segment.clone(),
+                offset,
+                len,
+                reserved_id,
+                done: false,
+            };
+            return Ok((active, reservation));
+        }
+        Err(EngineError::LimitReached {
+            what: "segment roll-overs for one reservation",
+            limit: 3,
+        })
+    }
+
+    /// Reserves space for an object of known size and returns the upload to stream it into.
+    pub fn begin_upload(&self, spec: UploadSpec<'_>) -> Result<Upload> {
+        let inner = self.inner().clone();
+        inner.check_open()?;
+        let limit = inner.config.object_size_max_bytes;
+        if spec.size_bytes > limit {
+            return Err(EngineError::TooLarge {
+                size_bytes: spec.size_bytes,
+                limit_bytes: limit,
+            });
+        }
+        let bag = BagName::new(spec.bag).ok_or(EngineError::BagTooLong {
+            len: spec.bag.len(),
+            max: BAG_LEN_MAX,
+        })?;
+        let in_flight = inner.reservations.fetch_add(1, Ordering::AcqRel) + 1;
+        if in_flight > inner.config.reservations_max {
+            inner.reservations.fetch_sub(1, Ordering::AcqRel);
+            return Err(EngineError::LimitReached {
+                what: "uploads in flight",
+                limit: inner.config.reservations_max,
+            });
+        }
+        if let Err(error) = inner.index.reserve(spec.id) {
+            inner.reservations.fetch_sub(1, Ordering::AcqRel);
+            return Err(error);
+        }
+        let chunk_size = inner.config.chunk_size_bytes;
+        let record_len = object_record_len(spec.size_bytes, chunk_size);
+        let (active, reservation) = match self.take_space(record_len, Some(spec.id)) {
+            Ok(taken) => taken,
+            Err(error) => {
+                inner.index.unreserve(spec.id);
+                inner.reservations.fetch_sub(1, Ordering::AcqRel);
+                return Err(error);
+            }
+        };
+        let head = RecordHead {
+            kind: RecordKind::Object,
+            object_id: spec.id,
+            seq: inner.next_seq.fetch_add(1, Ordering::AcqRel),
+            segment_id: active.segment.id,
+            offset: reservation.offset,
+            payload_len: spec.size_bytes,
+            created_unix_ms: now_unix_ms(),
+            bag,
+            chunk_size,
+        };
+        // The head goes to the page cache now, before any later record in this segment can be
+        // reserved and synced: any fdatasync that makes a later record durable makes this head
+        // durable too, so a scan can always step over this record by its length.
+        active
+            .segment
+            .file
+            .write_all_at_blocking(&head.encode(&inner.key), reservation.offset)
+            .map_err(|e| EngineError::io("write record head", &active.segment.path, e))?;
+        let payload_at = reservation.offset + BLOCK_LEN;
+        Ok(Upload {
+            inner: inner.clone(),
+            active,
+            reservation: Some(reservation),
+            head,
+            received_bytes: 0,
+            hasher: blake3::Hasher::new(),
+            chunk_crcs: Vec::with_capacity(
+                chunk_count(spec.size_bytes, chunk_size).min(1 << 16) as usize
+            ),
+            chunk_crc: 0,
+            chunk_filled: 0,
+            sniff: Vec::new(),
+            buffer: Vec::with_capacity(
+                inner
+                    .config
+                    .write_buffer_bytes
+                    .min(block_round(spec.size_bytes)),
+            ),
+            buffer_pos: payload_at,
+            in_flight: VecDeque::new(),
+            spare: Vec::new(),
+        })
+    }
+
+    /// Appends a single-block record (tombstone or acceptance) and waits until it is durable.
+    async fn append_marker(&self, kind: RecordKind, id: u64) -> Result<(RecordHead, Reservation)> {
+        let inner = self.inner().clone();
+        inner.check_open()?;
+        let (active, reservation) = self.take_space(BLOCK_LEN, None)?;
+        let head = RecordHead {
+            kind,
+            object_id: id,
+            seq: inner.next_seq.fetch_add(1, Ordering::AcqRel),
+            segment_id: active.segment.id,
+            offset: reservation.offset,
+            payload_len: 0,
+            created_unix_ms: now_unix_ms(),
+            bag: BagName::EMPTY,
+            chunk_size: 0,
+        };
+        let (outcome, _) = active
+            .segment
+            .file
+            .write_all_at(head.encode(&inner.key), reservation.offset)
+            .await;
+        outcome.map_err(|e| EngineError::io("write record", &active.segment.path, e))?;
+        if inner.config.sync == SyncPolicy::Always {
+            active.gate.barrier(&active.segment).await?;
+        }
+        Ok((head, reservation))
+    }
+
+    /// Deletes object `id`: a durable tombstone, then the index entry goes.
+    pub async fn delete(&self, id: u64) -> Result<ObjectMeta> {
+        let inner = self.inner().clone();
+        let entry = inner.index.get(id)?.ok_or(EngineError::NotFound { id })?;
+        let (head, reservation) = self.append_marker(RecordKind::Tombstone, id).await?;
+        inner.apply_tombstone(id, head.seq);
+        reservation.finish();
+        Ok(ObjectMeta::from_entry(&entry))
+    }
+
+    /// Marks object `id` accepted, durably. Accepting an accepted object changes nothing.
+    pub async fn mark_accepted(&self, id: u64) -> Result<ObjectMeta> {
+        let inner = self.inner().clone();
+        let entry = inner.index.get(id)?.ok_or(EngineError::NotFound { id })?;
+        if entry.accepted {
+            return Ok(ObjectMeta::from_entry(&entry));
+        }
+        let (_, reservation) = self.append_marker(RecordKind::Accept, id).await?;
+        let updated = inner
+            .apply_accept(id)?
+            .ok_or(EngineError::NotFound { id })?;
+        reservation.finish();
+        Ok(ObjectMeta::from_entry(&updated))
+    }
+
+    /// Copies a live object's record into this lane's segment and repoints the index (used by
+    /// compaction). Returns false if the object changed meanwhile (nothing repointed).
+    pub(crate) async fn relocate(&self, entry: &IndexEntry) -> Result<bool> {
+        let inner = self.inner().clone();
+        let source = inner
+            .segment(entry.segment_id)
+            .ok_or(EngineError::NotFound {
+                id: entry.object_id,
+            })?;
+        let record_len = object_record_len(entry.payload_len, entry.chunk_size);
+        let (active, reservation) = self.take_space(record_len, None)?;
+        let head = RecordHead {
+            kind: RecordKind::Object,
+            object_id: entry.object_id,
+            seq: entry.seq,
+            segment_id: active.segment.id,
+            offset: reservation.offset,
+            payload_len: entry.payload_len,
+            created_unix_ms: entry.created_unix_ms,
+            bag: entry.bag,
+            chunk_size: entry.chunk_size,
+        };
+        active
+            .segment
+            .file
+            .write_all_at_blocking(&head.encode(&inner.key), reservation.offset)
+            .map_err(|e| EngineError::io("write record head", &active.segment.path, e))?;
+        // Copy the payload and verify it on the way (a damaged source is not propagated).
+        let mut reader =
+            crate::reader::ObjectReader::open_entry(&inner, *entry, source, 0..entry.payload_len)
+                .await?;
+        let mut at = reservation.offset + BLOCK_LEN;
+        while let Some(chunk) = reader.next_chunk().await {
+            let chunk = chunk?;
+            let len = chunk.len() as u64;
+            let (outcome, _) = active.segment.file.write_all_at(chunk.to_vec(), at).await;
+            outcome
+                .map_err(|e| EngineError::io("write relocated payload", &active.segment.path, e))?;
+            at += len;
+        }
+        let table = reader.into_table();
+        let table_bytes: Vec<u8> = table.iter().flat_map(|c| c.to_le_bytes()).collect();
+        let trailer = Trailer {
+            content_type: entry.content_type,
+            flags: if entry.accepted { FLAG_ACCEPTED } else { 0 },
+            object_id: entry.object_id,
+            seq: entry.seq,
+            segment_id: active.segment.id,
+            chunk_size: entry.chunk_size,
+            offset: reservation.offset,
+            payload_len: entry.payload_len,
+            chunk_count: table.len() as u64,
+            digest: entry.digest,
+            table_crc: crc32c::crc32c(&table_bytes),
+        };
+        write_trailer_durably(&inner, &active, &trailer, &table).await?;
+        let moved = IndexEntry {
+            segment_id: active.segment.id,
+            offset: reservation.offset,
+            ..*entry
+        };
+        let mut repointed = false;
+        let mut accepted_meanwhile = false;
+        inner.index.update(entry.object_id, |current| {
+            if current.segment_id == entry.segment_id
+                && current.offset == entry.offset
+                && current.seq == entry.seq
+            {
+                accepted_meanwhile = current.accepted && !entry.accepted;
+                *current = IndexEntry {
+                    accepted: current.accepted,
+                    ..moved
+                };
+                repointed = true;
+            }
+        })?;
+        if repointed {
+            let before = IndexEntry {
+                accepted: entry.accepted || accepted_meanwhile,
+                ..*entry
+            };
+            inner.account(&before, -1);
+            inner.account(
+                &IndexEntry {
+                    accepted: before.accepted,
+                    ..moved
+                },
+                1,
+            );
+            inner
+                .records_since_checkpoint
+                .fetch_add(1, Ordering::Release);
+        }
+        reservation.finish();
+        Ok(repointed)
+    }
+
+    /// Copies a tombstone or acceptance forward (compaction keeps them while they matter).
+    pub(crate) async fn carry_marker(&self, marker: &RecordHead) -> Result<()> {
+        let inner = self.inner().clone();
+        let (active, reservation) = self.take_space(BLOCK_LEN, None)?;
+        let head = RecordHead {
+            segment_id: active.segment.id,
+            offset: reservation.offset,
+            ..*marker
+        };
+        let (outcome, _) = active
+            .segment
+            .file
+            .write_all_at(head.encode(&inner.key), reservation.offset)
+            .await;
+        outcome.map_err(|e| EngineError::io("write record", &active.segment.path, e))?;
+        if inner.config.sync == SyncPolicy::Always {
+            active.gate.barrier(&active.segment).await?;
+        }
+        reservation.finish();
+        Ok(())
+    }
+
+    /// Seals this lane's active segment (compaction uses this so it never compacts into a
+    /// segment it is emptying).
+    pub(crate) fn seal_active(&self) {
+        if let Some(active) = self.active.borrow_mut().take() {
+            let mut state = active.segment.state.lock();
+            if !state.sealed {
+                state.sealed = true;
+                if state.outstanding.is_empty()
+                    && state.poisoned.is_none()
+                    && active.segment.file.set_len(state.append_pos).is_ok()
+                {
+                    state.allocated_bytes = state.append_pos;
+                }
+            }
+        }
+    }
+
+    /// Id of this lane's active segment, if any.
+    pub(crate) fn active_segment_id(&self) -> Option<u32> {
+        self.active.borrow().as_ref().map(|a| a.segment.id)
+    }
+}
+
+fn block_round(len: u64) -> usize {
+    crate::codec::align_up(len.max(1), BLOCK_LEN).min(usize::MAX as u64) as usize
+}
+
+/// Payload durable, then the trailer, then the trailer durable: after this, a crash anywhere
+/// leaves either no valid trailer (the upload is abandoned) or a complete object.
+async fn write_trailer_durably(
+    inner: &StoreInner,
+    active: &ActiveSegment,
+    trailer: &Trailer,
+    table: &[u32],
+) -> Result<()> {
+    let segment = &active.segment;
+    let always = inner.config.sync == SyncPolicy::Always;
+    if always {
+        // Without this fdatasync the trailer could reach the disk before the payload, and a
+        // power cut would leave a committed-looking record with missing bytes.
+        active.gate.barrier(segment).await?;
+    }
+    let at = trailer.offset + trailer_offset(trailer.payload_len);
+    let (outcome, _) = segment
+        .file
+        .write_all_at(trailer.encode(&inner.key, table), at)
+        .await;
+    outcome.map_err(|e| EngineError::io("write record trailer", &segment.path, e))?;
+    if always {
+        // Without this fdatasync the commit would be acknowledged before it is durable.
+        active.gate.barrier(segment).await?;
+    }
+    Ok(())
+}
+
+/// How an upload is finished.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CommitSpec {
+    /// The blake3 digest the content must have (from the ledger); None skips the check.
+    pub expected_digest: Option<[u8; 32]>,
+    /// Store the object as accepted right away.
+    pub accepted: bool,
+}
+
+/// An object being streamed into its reservation. Dropping it aborts the upload.
+pub struct Upload {
+    inner: Arc<StoreInner>,
+    active: Rc<ActiveSegment>,
+    reservation: Option<Reservation>,
+    head: RecordHead,
+    received_bytes: u64,
+    hasher: blake3::Hasher,
+    chunk_crcs: Vec<u32>,
+    chunk_crc: u32,
+    chunk_filled: u64,
+    sniff: Vec<u8>,
+    buffer: Vec<u8>,
+    /// File offset of `buffer[0]`.
+    buffer_pos: u64,
+    in_flight: VecDeque<monoio::task::JoinHandle<BufResult<()>>>,
+    spare: Vec<Vec<u8>>,
+}
+
+impl Upload {
+    /// The object id.
+    pub fn id(&self) -> u64 {
+        self.head.object_id
+    }
+
+    /// Bytes received so far.
+    pub fn received_bytes(&self) -> u64 {
+        self.received_bytes
+    }
+
+    /// Bytes still expected.
+    pub fn remaining_bytes(&self) -> u64 {
+        self.head.payload_len - self.received_bytes
+    }
+
+    /// Streams the next bytes of the object.
+    pub async fn write(&mut self, mut data: &[u8]) -> Result<()> {
+        let total = self.received_bytes + data.len() as u64;
+        if total > self.head.payload_len {
+            return Err(EngineError::SizeMismatch {
+                id: self.head.object_id,
+                expected: self.head.payload_len,
+                actual: total,
+            });
+        }
+        if self.sniff.len() < content_type::SNIFF_LEN_BYTES {
+            let take = (content_type::SNIFF_LEN_BYTES - self.sniff.len()).min(data.len());
+            self.sniff.extend_from_slice(&data[..take]);
+        }
+        self.hasher.update(data);
+        self.received_bytes = total;
+        let chunk_size = u64::from(self.head.chunk_size);
+        let capacity = self.inner.config.write_buffer_bytes;
+        while !data.is_empty() {
+            let room_in_chunk = (chunk_size - self.chunk_filled) as usize;
+            let room_in_buffer = capacity - self.buffer.len();
+            let take = data.len().min(room_in_chunk).min(room_in_buffer);
+            let (now, rest) = data.split_at(take);
+            self.chunk_crc = crc32c::crc32c_append(self.chunk_crc, now);
+            self.chunk_filled += take as u64;
+            if self.chunk_filled == chunk_size {
+                self.chunk_crcs.push(self.chunk_crc);
+                self.chunk_crc = 0;
+                self.chunk_filled = 0;
+            }
+            self.buffer.extend_from_slice(now);
+            if self.buffer.len() == capacity {
+                self.submit().await?;
+            }
+            data = rest;
+        }
+        Ok(())
+    }
+
+    /// Sends the buffer to the disk in the background, keeping a bounded number in flight.
+    async fn submit(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        while self.in_flight.len() >= self.inner.config.writes_in_flight_max {
+            self.wait_oldest().await?;
+        }
+        let capacity = self.inner.config.write_buffer_bytes;
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(capacity));
+        let full = std::mem::replace(&mut self.buffer, next);
+        let pos = self.buffer_pos;
+        self.buffer_pos += full.len() as u64;
+        let segment = self.active.segment.clone();
+        self.in_flight.push_back(monoio::spawn(async move {
+            segment.file.write_all_at(full, pos).await
+        }));
+        Ok(())
+    }
+
+    async fn wait_oldest(&mut self) -> Result<()> {
+        if let Some(handle) = self.in_flight.pop_front() {
+            let (outcome, mut buffer) = handle.await;
+            outcome.map_err(|e| EngineError::io("write payload", &self.active.segment.path, e))?;
+            buffer.clear();
+            self.spare.push(buffer);
+        }
+        Ok(())
+    }
+
+    /// Verifies size and hash, makes the object durable, then visible. On any error nothing
+    /// becomes visible and the reservation is released. Once the durable part has started it
+    /// runs to completion even if this future is dropped.
+    pub async fn commit(mut self, spec: CommitSpec) -> Result<ObjectMeta> {
+        let id = self.head.object_id;
+        if self.received_bytes != self.head.payload_len {
+            return Err(EngineError::SizeMismatch {
+                id,
+                expected: self.head.payload_len,
+                actual: self.received_bytes,
+            });
+        }
+        self.submit().await?;
+        while !self.in_flight.is_empty() {
+            self.wait_oldest().await?;
+        }
+        let digest = *self.hasher.finalize().as_bytes();
+        if let Some(expected) = spec.expected_digest {
+            if expected != digest {
+                return Err(EngineError::HashMismatch {
+                    id,
+                    expected: crate::multihash::encode(&expected),
+                    actual: crate::multihash::encode(&digest),
+                });
+            }
+        }
+        if self.chunk_filled > 0 {
+            self.chunk_crcs.push(self.chunk_crc);
+        }
+        let table = std::mem::take(&mut self.chunk_crcs);
+        debug_assert_eq!(
+            table.len() as u64,
+            chunk_count(self.head.payload_len, self.head.chunk_size)
+        );
+        let table_bytes: Vec<u8> = table.iter().flat_map(|c| c.to_le_bytes()).collect();
+        let content_type = if self.head.payload_len == 0 {
+            ContentType::OctetStream
+        } else {
+            content_type::sniff(&self.sniff)
+        };
+        let trailer = Trailer {
+            content_type: content_type.code(),
+            flags: if spec.accepted { FLAG_ACCEPTED } else { 0 },
+            object_id: id,
+            seq: self.head.seq,
+            segment_id: self.head.segment_id,
+            chunk_size: self.head.chunk_size,
+            offset: self.head.offset,
+            payload_len: self.head.payload_len,
+            chunk_count: table.len() as u64,
+            digest,
+            table_crc: crc32c::crc32c(&table_bytes),
+        };
+        let entry = crate::recovery::entry_of(&self.head, &trailer);
+        let inner = self.inner.clone();
+        let active = self.active.clone();
+        let reservation = self.reservation.take();
+        // The durable part runs as its own task so a dropped request cannot leave a trailer
+        // on disk that the index never saw.
+        let task = monoio::spawn(async move {
+            write_trailer_durably(&inner, &active, &trailer, &table).await?;
+            inner.apply_object(&entry)?;
+            if let Some(reservation) = reservation {
+                reservation.finish();
+            }
+            Ok::<_, EngineError>(ObjectMeta::from_entry(&entry))
+        });
+        task.await
+    }
+}
