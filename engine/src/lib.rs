@@ -3,6 +3,7 @@
 //! through a memory-mapped index. See docs/FORMAT.md for the bytes and DESIGN.md for the why.
 
 pub mod codec;
+pub mod compaction;
 pub mod content_type;
 pub mod error;
 pub mod index;
@@ -16,13 +17,16 @@ pub mod config;
 pub mod multihash;
 pub mod reader;
 pub mod recovery;
+pub mod scrub;
 pub mod segment;
 pub mod store;
 pub mod sync_gate;
 pub mod writer;
 
+pub use compaction::CompactionReport;
 pub use config::{StoreConfig, SyncPolicy};
 pub use content_type::ContentType;
 pub use reader::ObjectReader;
-pub use store::{DamagedRecord, ObjectMeta, OpenReport, Store, StoreStats};
+pub use scrub::ScrubReport;
+pub use store::{DamagedRecord, ObjectMeta, OpenReport, RecordLocation, Store, StoreStats};
 pub use writer::{CommitSpec, Upload, UploadSpec, Writer};

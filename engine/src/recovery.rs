@@ -15,6 +15,7 @@ use crate::config::StoreConfig;
 use crate::error::{EngineError, Result};
 use crate::index::{Index, IndexEntry, ShardOpenError};
 use crate::io::{Disk, DiskFile};
+use crate::record::RecordError;
 use crate::record::{
     decode_table, trailer_len, trailer_offset, RecordHead, RecordKind, Trailer, BLOCK_LEN,
     TRAILER_FIXED_LEN,
@@ -75,13 +76,14 @@ pub(crate) fn scan_segment(
     key: &StoreKey,
     segment_id: u32,
     start: u64,
+    end: Option<u64>,
     mode: ScanMode,
 ) -> Scan {
     let mut scan = Scan {
         log_end: start,
         ..Scan::default()
     };
-    let file_len = file.len().unwrap_or(0);
+    let file_len = file.len().unwrap_or(0).min(end.unwrap_or(u64::MAX));
     let mut pos = start;
     let mut block = vec![0u8; BLOCK_LEN as usize];
     let mut in_gap = false;
@@ -138,7 +140,7 @@ pub(crate) fn scan_segment(
                 pos = pos.saturating_add(record_len);
             }
         }
-        scan.log_end = pos.min(file_len.max(pos));
+        scan.log_end = pos;
     }
     scan
 }
@@ -167,7 +169,15 @@ fn check_object(
         .map_err(|_| ObjectCheck::Unfinished)?;
     let trailer = match Trailer::decode(&fixed, key, head.segment_id, head.offset) {
         Ok(trailer) if trailer.matches(head) => trailer,
-        _ => return Err(ObjectCheck::Unfinished),
+        Ok(_) => {
+            return Err(ObjectCheck::Damaged(
+                "trailer belongs to another record".into(),
+            ))
+        }
+        // Nothing that looks like a trailer: the upload never committed.
+        Err(RecordError::Magic) => return Err(ObjectCheck::Unfinished),
+        // A trailer that was written but fails its checks: torn or damaged.
+        Err(error) => return Err(ObjectCheck::Damaged(format!("trailer: {error:?}"))),
     };
     let table_len = 4 * trailer.chunk_count;
     if trailer_at + trailer_len(trailer.chunk_count) > file_len {
@@ -320,8 +330,13 @@ fn segment_ids_on_disk(dir: &Path) -> Result<Vec<u32>> {
     Ok(ids)
 }
 
-/// Opens or creates the store.
-pub(crate) fn open(dir: &Path, config: StoreConfig, disk: Arc<dyn Disk>) -> Result<StoreInner> {
+/// Opens or creates the store; `force_rebuild` rebuilds the index from the segments.
+pub(crate) fn open(
+    dir: &Path,
+    config: StoreConfig,
+    disk: Arc<dyn Disk>,
+    force_rebuild: bool,
+) -> Result<StoreInner> {
     config.validate()?;
     std::fs::create_dir_all(dir).map_err(|e| EngineError::io("create store directory", dir, e))?;
     let lock_file = acquire_lock(dir)?;
@@ -342,6 +357,7 @@ pub(crate) fn open(dir: &Path, config: StoreConfig, disk: Arc<dyn Disk>) -> Resu
     let checkpoint = std::fs::read(dir.join(CHECKPOINT_FILE))
         .ok()
         .and_then(|bytes| Checkpoint::decode(&bytes, &key));
+    let rebuild_requested = force_rebuild && !report.created;
 
     // Finish deleting segments a compaction retired before the crash.
     let mut retired = Vec::new();
@@ -380,10 +396,13 @@ pub(crate) fn open(dir: &Path, config: StoreConfig, disk: Arc<dyn Disk>) -> Resu
         (None, _) if on_disk.is_empty() && report.created => Ok(Index::create(dir, shards, key)?),
         (None, _) => Err(Ok("the checkpoint is missing or damaged".to_string())),
     };
+    if rebuild_requested {
+        index = Err(Ok("a rebuild was requested".to_string()));
+    }
     let mut states: BTreeMap<u32, SegmentState> = BTreeMap::new();
     let mut next_seq = checkpoint.as_ref().map_or(1, |cp| cp.next_seq.max(1));
 
-    if let (Ok(_), Some(cp)) = (&index, clean_cp) {
+    if let (Ok(_), Some(cp), false) = (&index, clean_cp, rebuild_requested) {
         report.clean = true;
         for s in &cp.segments {
             if !files.contains_key(&s.segment_id) {
@@ -421,6 +440,7 @@ pub(crate) fn open(dir: &Path, config: StoreConfig, disk: Arc<dyn Disk>) -> Resu
                 &key,
                 *id,
                 start,
+                None,
                 ScanMode {
                     verify_payload: true,
                     verify_digest: false,
@@ -467,6 +487,7 @@ pub(crate) fn open(dir: &Path, config: StoreConfig, disk: Arc<dyn Disk>) -> Resu
                     &key,
                     *id,
                     FIRST_RECORD_OFFSET,
+                    None,
                     ScanMode {
                         verify_payload: true,
                         verify_digest: false,

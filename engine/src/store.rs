@@ -69,6 +69,19 @@ impl ObjectMeta {
     }
 }
 
+/// Where a record lies on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordLocation {
+    /// Segment id.
+    pub segment_id: u32,
+    /// Offset of the head block in the segment file.
+    pub offset: u64,
+    /// Bytes the record occupies (head, payload, trailer, padding).
+    pub len_bytes: u64,
+    /// The segment file.
+    pub path: PathBuf,
+}
+
 /// Space and object counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -150,7 +163,8 @@ pub(crate) struct StoreInner {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) inner: Arc<StoreInner>,
-    checkpointer: Arc<Checkpointer>,
+    /// Kept for its Drop: the last handle stops the thread and closes the store.
+    _checkpointer: Arc<Checkpointer>,
 }
 
 /// The background checkpoint thread; stops when the last handle goes.
@@ -193,7 +207,19 @@ impl Store {
         config: StoreConfig,
         disk: Arc<dyn Disk>,
     ) -> Result<Store> {
-        let inner = Arc::new(crate::recovery::open(dir.as_ref(), config, disk)?);
+        let inner = Arc::new(crate::recovery::open(dir.as_ref(), config, disk, false)?);
+        Ok(Self::start(inner))
+    }
+
+    /// Opens the store and rebuilds its index from the segments (every record is read and
+    /// checked; damaged ones are left out and listed in the open report).
+    pub fn open_rebuilding_index(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Store> {
+        let inner = Arc::new(crate::recovery::open(
+            dir.as_ref(),
+            config,
+            Arc::new(UringDisk),
+            true,
+        )?);
         Ok(Self::start(inner))
     }
 
@@ -216,7 +242,7 @@ impl Store {
             })
             .ok();
         Store {
-            checkpointer: Arc::new(Checkpointer {
+            _checkpointer: Arc::new(Checkpointer {
                 stop: Mutex::new(Some(stop_tx)),
                 thread: Mutex::new(thread),
                 inner: inner.clone(),
@@ -246,6 +272,25 @@ impl Store {
             Some(entry) => Ok(ObjectMeta::from_entry(&entry)),
             None => Err(EngineError::NotFound { id }),
         }
+    }
+
+    /// Where object `id`'s record lies (for diagnostics and repair tools).
+    pub fn record_location(&self, id: u64) -> Result<RecordLocation> {
+        let entry = self
+            .inner
+            .index
+            .get(id)?
+            .ok_or(EngineError::NotFound { id })?;
+        Ok(RecordLocation {
+            segment_id: entry.segment_id,
+            offset: entry.offset,
+            len_bytes: object_record_len(entry.payload_len, entry.chunk_size),
+            path: self
+                .inner
+                .dir
+                .join(SEGMENTS_DIR)
+                .join(segment::file_name(entry.segment_id)),
+        })
     }
 
     /// Whether object `id` is stored.
