@@ -1,5 +1,6 @@
 //! The content address the network uses: a blake3 digest wrapped as a multihash (code 0x1e,
-//! length 32) and written in base58btc without a multibase prefix (46 characters, "gW...").
+//! length 32) and written in base58btc without a multibase prefix: always 46 characters,
+//! starting "gV" or "gW".
 
 /// Multihash code of blake3.
 pub const BLAKE3_CODE: u8 = 0x1e;
