@@ -67,11 +67,12 @@ impl Writer {
                         let Some(entry) = inner.index.get(head.object_id)? else {
                             continue;
                         };
-                        if entry.segment_id == segment.id && entry.offset == head.offset {
-                            if self.relocate(&entry).await? {
-                                report.objects_moved += 1;
-                                report.bytes_moved += entry.payload_len;
-                            }
+                        if entry.segment_id == segment.id
+                            && entry.offset == head.offset
+                            && self.relocate(&entry).await?
+                        {
+                            report.objects_moved += 1;
+                            report.bytes_moved += entry.payload_len;
                         }
                     }
                     Found::Tombstone(head) => {

@@ -531,10 +531,11 @@ impl StoreInner {
             if !state.sealed && state.outstanding.is_empty() {
                 state.sealed = true;
                 // Release preallocated space past the last record.
-                if state.allocated_bytes > state.append_pos && state.poisoned.is_none() {
-                    if segment.file.set_len(state.append_pos).is_ok() {
-                        state.allocated_bytes = state.append_pos;
-                    }
+                if state.allocated_bytes > state.append_pos
+                    && state.poisoned.is_none()
+                    && segment.file.set_len(state.append_pos).is_ok()
+                {
+                    state.allocated_bytes = state.append_pos;
                 }
             }
         }

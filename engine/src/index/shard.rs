@@ -441,7 +441,7 @@ impl Shard {
         for i in 0..current.capacity_slots {
             if let SlotView::Live(entry) = current.view(i) {
                 let (_, free) = Self::probe(&grown, entry.object_id, hash_id(entry.object_id));
-                let slot = free.ok_or_else(|| EngineError::LimitReached {
+                let slot = free.ok_or(EngineError::LimitReached {
                     what: "index shard full while growing",
                     limit: capacity,
                 })?;
