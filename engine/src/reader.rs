@@ -38,13 +38,19 @@ impl Store {
     pub async fn read(&self, id: u64, range: Range<u64>) -> Result<ObjectReader> {
         let inner = &self.inner;
         // A compaction may retire the segment between the lookup and the open: look again.
+        let mut entry = inner.index.get(id)?.ok_or(EngineError::NotFound { id })?;
         for _ in 0..3 {
-            let entry = inner.index.get(id)?.ok_or(EngineError::NotFound { id })?;
             if let Some(segment) = inner.segment(entry.segment_id) {
                 return ObjectReader::open_entry(inner, entry, segment, range).await;
             }
+            entry = inner.index.get(id)?.ok_or(EngineError::NotFound { id })?;
         }
-        Err(EngineError::NotFound { id })
+        Err(EngineError::Corrupt {
+            id,
+            segment_id: entry.segment_id,
+            offset: entry.offset,
+            reason: "the segment file holding the object is missing".into(),
+        })
     }
 
     /// Reads a whole object into memory (convenience for small objects and tests).

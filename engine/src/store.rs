@@ -20,7 +20,7 @@ use crate::content_type::ContentType;
 use crate::error::{EngineError, Result};
 use crate::index::{Index, IndexEntry};
 use crate::io::{Disk, UringDisk};
-use crate::record::object_record_len;
+use crate::record::{object_record_len, BagName};
 use crate::segment::{self, Segment, SEGMENTS_DIR};
 
 /// Name of the superblock file.
@@ -41,8 +41,8 @@ pub struct ObjectMeta {
     pub digest: [u8; 32],
     /// Content type sniffed from the first bytes.
     pub content_type: ContentType,
-    /// Bag id.
-    pub bag: String,
+    /// Bag id (`bag.as_str()`); kept inline so a lookup allocates nothing.
+    pub bag: BagName,
     /// Accepted (true) or pending (false).
     pub accepted: bool,
     /// Creation time, ms since the Unix epoch.
@@ -62,7 +62,7 @@ impl ObjectMeta {
             digest: entry.digest,
             content_type: ContentType::from_code(entry.content_type)
                 .unwrap_or(ContentType::OctetStream),
-            bag: entry.bag.as_str().to_string(),
+            bag: entry.bag,
             accepted: entry.accepted,
             created_unix_ms: entry.created_unix_ms,
         }
