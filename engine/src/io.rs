@@ -3,8 +3,6 @@
 //! EIO, ENOSPC or a crash at any operation. The real implementation, [`UringDisk`], submits
 //! reads, writes and fdatasync through the calling thread's monoio io_uring runtime.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io;
@@ -12,9 +10,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 /// A future that stays on the thread (and io_uring runtime) that created it.
 pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -56,6 +52,9 @@ pub trait DiskFile: Send + Sync {
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Current length in bytes.
     fn len(&self) -> io::Result<u64>;
+    /// Hints that `[offset, offset+len)` was just written and will be synced soon: start
+    /// writing it back now, so the disk works while the upload is still hashing. Never blocks.
+    fn start_writeback(&self, _offset: u64, _len: u64) {}
     /// Whether the file is empty.
     fn is_empty(&self) -> io::Result<bool> {
         Ok(self.len()? == 0)
@@ -90,68 +89,24 @@ impl Disk for UringDisk {
     }
 }
 
-/// Unique ids for open files, so each thread can keep its own io_uring handle per file.
-static NEXT_FILE_UID: AtomicU64 = AtomicU64::new(1);
-/// Bumped whenever a file is closed, so threads prune handles whose file is gone.
-static CLOSE_EPOCH: AtomicU64 = AtomicU64::new(0);
-
-struct ThreadFiles {
-    seen_epoch: u64,
-    /// uid -> (liveness of the shared file, this thread's handle).
-    files: HashMap<u64, (Weak<()>, Rc<monoio::fs::File>)>,
-}
-
-thread_local! {
-    static THREAD_FILES: RefCell<ThreadFiles> = RefCell::new(ThreadFiles {
-        seen_epoch: 0,
-        files: HashMap::new(),
-    });
-}
-
-/// A file shared across threads; each monoio thread lazily gets its own duplicated descriptor,
-/// because monoio's file handle is bound to the thread's runtime.
+/// A file shared across threads. monoio's file handle is bound to one thread's runtime, so
+/// each operation submits through a handle on a duplicated descriptor that the operation
+/// owns; nothing outlives the operation, so a closed store or a deleted segment holds no
+/// descriptor anywhere (a per-thread cache of handles did, until the thread next did I/O).
 pub struct UringFile {
-    uid: u64,
-    file: File,
-    /// Threads hold a Weak of this; when the file is dropped their handles are pruned.
-    alive: Arc<()>,
+    file: Arc<File>,
 }
 
 impl UringFile {
     fn new(file: File) -> Self {
         Self {
-            uid: NEXT_FILE_UID.fetch_add(1, Ordering::Relaxed),
-            file,
-            alive: Arc::new(()),
+            file: Arc::new(file),
         }
     }
 
-    /// This thread's io_uring handle for the file.
-    fn thread_handle(&self) -> io::Result<Rc<monoio::fs::File>> {
-        THREAD_FILES.with(|cell| {
-            let mut cache = cell.borrow_mut();
-            let epoch = CLOSE_EPOCH.load(Ordering::Acquire);
-            if cache.seen_epoch != epoch {
-                cache.files.retain(|_, (alive, _)| alive.strong_count() > 0);
-                cache.seen_epoch = epoch;
-            }
-            if let Some((_, handle)) = cache.files.get(&self.uid) {
-                return Ok(handle.clone());
-            }
-            let handle = Rc::new(monoio::fs::File::from_std(self.file.try_clone()?)?);
-            let alive = Arc::downgrade(&self.alive);
-            cache.files.insert(self.uid, (alive, handle.clone()));
-            Ok(handle)
-        })
-    }
-}
-
-impl Drop for UringFile {
-    fn drop(&mut self) {
-        // Kill the liveness token first, then announce: any thread that sees the new epoch
-        // finds this file's Weak dead and closes its duplicated descriptor.
-        self.alive = Arc::new(());
-        CLOSE_EPOCH.fetch_add(1, Ordering::Release);
+    /// A handle for the calling thread's runtime.
+    fn thread_handle(&self) -> io::Result<monoio::fs::File> {
+        monoio::fs::File::from_std(self.file.try_clone()?)
     }
 }
 
@@ -162,7 +117,10 @@ impl DiskFile for UringFile {
                 Ok(handle) => handle,
                 Err(error) => return (Err(error), buf),
             };
-            handle.read_at(buf, pos).await
+            let outcome = handle.read_at(buf, pos).await;
+            // Close before returning, so no descriptor outlives the operation.
+            let _ = handle.close().await;
+            outcome
         })
     }
 
@@ -172,12 +130,19 @@ impl DiskFile for UringFile {
                 Ok(handle) => handle,
                 Err(error) => return (Err(error), buf),
             };
-            handle.write_all_at(buf, pos).await
+            let outcome = handle.write_all_at(buf, pos).await;
+            let _ = handle.close().await;
+            outcome
         })
     }
 
     fn sync_data(&self) -> LocalBoxFuture<'_, io::Result<()>> {
-        Box::pin(async move { self.thread_handle()?.sync_data().await })
+        Box::pin(async move {
+            let handle = self.thread_handle()?;
+            let outcome = handle.sync_data().await;
+            let _ = handle.close().await;
+            outcome
+        })
     }
 
     fn read_exact_at_blocking(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
@@ -202,6 +167,63 @@ impl DiskFile for UringFile {
 
     fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
+    }
+
+    fn start_writeback(&self, offset: u64, len: u64) {
+        writeback::request(&self.file, offset, len);
+    }
+}
+
+/// Starts writeback of dirty ranges on a background thread: sync_file_range(WRITE) can block
+/// while the device queue is full, which must not stall a core's event loop.
+mod writeback {
+    use std::fs::File;
+    use std::os::unix::io::AsRawFd;
+    use std::sync::{Arc, OnceLock};
+
+    /// Requests waiting for the writeback thread; past this, hints are dropped (the final
+    /// fdatasync writes everything anyway).
+    const QUEUE_LEN_MAX: usize = 256;
+
+    type Request = (Arc<File>, u64, u64);
+
+    fn sender() -> Option<&'static crossbeam_channel::Sender<Request>> {
+        static SENDER: OnceLock<Option<crossbeam_channel::Sender<Request>>> = OnceLock::new();
+        SENDER
+            .get_or_init(|| {
+                let (tx, rx) = crossbeam_channel::bounded::<Request>(QUEUE_LEN_MAX);
+                std::thread::Builder::new()
+                    .name("colossus-writeback".into())
+                    .spawn(move || {
+                        for (file, offset, len) in rx {
+                            let (Ok(offset), Ok(len)) = (
+                                libc::off64_t::try_from(offset),
+                                libc::off64_t::try_from(len),
+                            ) else {
+                                continue;
+                            };
+                            // SAFETY: a plain syscall on a descriptor kept open by `file`.
+                            // Errors only mean the hint was not taken.
+                            unsafe {
+                                libc::sync_file_range(
+                                    file.as_raw_fd(),
+                                    offset,
+                                    len,
+                                    libc::SYNC_FILE_RANGE_WRITE,
+                                );
+                            }
+                        }
+                    })
+                    .ok()
+                    .map(|_| tx)
+            })
+            .as_ref()
+    }
+
+    pub(super) fn request(file: &Arc<File>, offset: u64, len: u64) {
+        if let Some(tx) = sender() {
+            let _ = tx.try_send((file.clone(), offset, len));
+        }
     }
 }
 

@@ -27,7 +27,7 @@ pub use compaction::CompactionReport;
 pub use config::{StoreConfig, SyncPolicy};
 pub use content_type::ContentType;
 pub use reader::ObjectReader;
-pub use scrub::ScrubReport;
 pub use record::BagName;
+pub use scrub::ScrubReport;
 pub use store::{DamagedRecord, ObjectMeta, OpenReport, RecordLocation, Store, StoreStats};
 pub use writer::{CommitSpec, Upload, UploadSpec, Writer};

@@ -561,7 +561,20 @@ pub(crate) fn open(
         lock_file,
     );
     // From here on the store is open: a crash must be seen as unclean.
-    inner.write_checkpoint(false)?;
+    match inner.write_checkpoint(false) {
+        Ok(()) => {}
+        // A full disk must not keep a node from starting (and serving reads). Without a
+        // checkpoint marked "open", a crash would be mistaken for a clean shutdown, so the
+        // old checkpoint goes instead (removing needs no space): the next open rebuilds.
+        Err(EngineError::NoSpace { .. }) => {
+            remove_if_present(inner.disk.as_ref(), &dir.join(CHECKPOINT_FILE))?;
+            inner
+                .disk
+                .sync_dir(dir)
+                .map_err(|e| EngineError::io("fsync store directory", dir, e))?;
+        }
+        Err(error) => return Err(error),
+    }
     Ok(inner)
 }
 

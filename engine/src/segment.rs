@@ -57,9 +57,9 @@ pub fn file_name(segment_id: u32) -> String {
 /// Parses a segment file name.
 pub fn parse_file_name(name: &str) -> Option<u32> {
     let hex = name.strip_suffix(".seg")?;
-    (hex.len() == 8)
-        .then(|| u32::from_str_radix(hex, 16).ok())
-        .flatten()
+    let id = u32::from_str_radix(hex, 16).ok()?;
+    // Only the one spelling `file_name` produces: no case or sign variants aliasing an id.
+    (file_name(id) == name).then_some(id)
 }
 
 /// Mutable bookkeeping of a segment.
@@ -148,5 +148,7 @@ mod tests {
         assert_eq!(parse_file_name("0000002a.seg"), Some(42));
         assert_eq!(parse_file_name("2a.seg"), None);
         assert_eq!(parse_file_name("0000002a.tmp"), None);
+        assert_eq!(parse_file_name("0000002A.seg"), None);
+        assert_eq!(parse_file_name("+000002a.seg"), None);
     }
 }

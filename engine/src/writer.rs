@@ -196,19 +196,22 @@ impl Writer {
                     )
                     .max(end - state.allocated_bytes);
                 let from = state.allocated_bytes;
-                let outcome = active
-                    .segment
-                    .file
-                    .allocate(from, want)
-                    .or_else(|_| active.segment.file.allocate(from, end - from));
-                if let Err(error) = outcome {
-                    return Err(EngineError::io(
-                        "allocate segment space",
-                        &active.segment.path,
-                        error,
-                    ));
-                }
-                state.allocated_bytes = from + want.max(end - from);
+                // Ask for a whole step; on a nearly full disk settle for exactly what this
+                // record needs. Only what was really allocated counts.
+                let granted = match active.segment.file.allocate(from, want) {
+                    Ok(()) => want,
+                    Err(_) => match active.segment.file.allocate(from, end - from) {
+                        Ok(()) => end - from,
+                        Err(error) => {
+                            return Err(EngineError::io(
+                                "allocate segment space",
+                                &active.segment.path,
+                                error,
+                            ));
+                        }
+                    },
+                };
+                state.allocated_bytes = from + granted;
             }
             let offset = state.append_pos;
             state.append_pos = end;
@@ -328,12 +331,13 @@ impl Writer {
             bag: BagName::EMPTY,
             chunk_size: 0,
         };
-        let (outcome, _) = active
+        // Written before anything later in the segment can be reserved (as upload heads are),
+        // so a crash never leaves a hole in front of a valid record.
+        active
             .segment
             .file
-            .write_all_at(head.encode(&inner.key), reservation.offset)
-            .await;
-        outcome.map_err(|e| EngineError::io("write record", &active.segment.path, e))?;
+            .write_all_at_blocking(&head.encode(&inner.key), reservation.offset)
+            .map_err(|e| EngineError::io("write record", &active.segment.path, e))?;
         if inner.config.sync == SyncPolicy::Always {
             active.gate.barrier(&active.segment).await?;
         }
@@ -471,12 +475,13 @@ impl Writer {
             offset: reservation.offset,
             ..*marker
         };
-        let (outcome, _) = active
+        // Written before anything later in the segment can be reserved (as upload heads are),
+        // so a crash never leaves a hole in front of a valid record.
+        active
             .segment
             .file
-            .write_all_at(head.encode(&inner.key), reservation.offset)
-            .await;
-        outcome.map_err(|e| EngineError::io("write record", &active.segment.path, e))?;
+            .write_all_at_blocking(&head.encode(&inner.key), reservation.offset)
+            .map_err(|e| EngineError::io("write record", &active.segment.path, e))?;
         if inner.config.sync == SyncPolicy::Always {
             active.gate.barrier(&active.segment).await?;
         }
@@ -639,8 +644,16 @@ impl Upload {
         let pos = self.buffer_pos;
         self.buffer_pos += full.len() as u64;
         let segment = self.active.segment.clone();
+        let writeback = self.inner.config.sync == SyncPolicy::Always;
         self.in_flight.push_back(monoio::spawn(async move {
-            segment.file.write_all_at(full, pos).await
+            let len = full.len() as u64;
+            let outcome = segment.file.write_all_at(full, pos).await;
+            if writeback && outcome.0.is_ok() {
+                // Start the disk now rather than at commit: the fdatasync then finds little
+                // left to write, and the disk works while the upload is still hashing.
+                segment.file.start_writeback(pos, len);
+            }
+            outcome
         }));
         Ok(())
     }

@@ -40,11 +40,20 @@ fn writers_on_every_core_and_readers_alongside() {
                 run(async move {
                     let mut n: u64 = r;
                     while !done.load(Ordering::Acquire) {
-                        n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                        let id = id_of(n % THREADS, (n >> 8) % TASKS_PER_THREAD, (n >> 16) % OBJECTS_PER_TASK);
+                        n = n
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        let id = id_of(
+                            n % THREADS,
+                            (n >> 8) % TASKS_PER_THREAD,
+                            (n >> 16) % OBJECTS_PER_TASK,
+                        );
                         match store.read_to_vec(id).await {
                             Ok(bytes) => {
-                                assert!(bytes == content(id, size_of(id)), "object {id} read back wrong");
+                                assert!(
+                                    bytes == content(id, size_of(id)),
+                                    "object {id} read back wrong"
+                                );
                                 reads_checked.fetch_add(1, Ordering::Relaxed);
                             }
                             Err(EngineError::NotFound { .. }) => {}
@@ -68,9 +77,15 @@ fn writers_on_every_core_and_readers_alongside() {
                             monoio::spawn(async move {
                                 for n in 0..OBJECTS_PER_TASK {
                                     let id = id_of(thread, task, n);
-                                    put(&writer, id, "dynamic:channel:9", &content(id, size_of(id)), 8_000)
-                                        .await
-                                        .unwrap();
+                                    put(
+                                        &writer,
+                                        id,
+                                        "dynamic:channel:9",
+                                        &content(id, size_of(id)),
+                                        8_000,
+                                    )
+                                    .await
+                                    .unwrap();
                                 }
                             })
                         })
@@ -92,7 +107,10 @@ fn writers_on_every_core_and_readers_alongside() {
     let total = THREADS * TASKS_PER_THREAD * OBJECTS_PER_TASK;
     assert_eq!(store.stats().objects, total);
     assert_eq!(store.list_ids().len() as u64, total);
-    assert!(reads_checked.load(Ordering::Relaxed) > 0, "readers saw no object at all");
+    assert!(
+        reads_checked.load(Ordering::Relaxed) > 0,
+        "readers saw no object at all"
+    );
     // Every object reads back from a thread that wrote none of them.
     std::thread::spawn(move || {
         run(async move {

@@ -7,17 +7,19 @@
 //! an unacknowledged object may exist but only with the right bytes, and no reservation is
 //! left. Kill the writer (kill -9, power cut, full disk) at any moment, then verify.
 //!
-//! Used by engine/tests/{crash_kill9_during_commit,power_loss_shutdown}.rs (which include this
-//! file as a module to run the same checks in-process) and by scripts/soak-crash.sh.
+//! Used by scripts/soak-crash.sh and by engine/tests/{crash_kill9_during_commit,
+//! power_loss_shutdown,disk_full}.rs, which include this file as a module (`#[path]`) so the
+//! in-process checks and the content generator are exactly the ones the binary uses.
 //!
 //! Log lines (one `write` run appends one `start` line, then events in the order they
 //! happened; a final line without its newline is a write cut short by the kill, and ignored):
 //!   start seed=<u64> start_id=<u64> max_size=<bytes> segment_size=<bytes> chunk_size=<bytes>
-//!         sync=<always|never> concurrency=<k> delete_every=<m>
+//!         sync=<always|never> concurrency=<k> delete_every=<m> compact_every=<c>
 //!   begin <id> <size>            printed before the reservation is taken
 //!   committed <id> <multihash>   printed right after commit returned
 //!   abandoned <id>               printed after a planned abandonment dropped the upload
 //!   deleting <id> / deleted <id> printed before and after writer.delete
+//!   compacting / compacted ...   around a compaction (informational)
 //!   done                         the run reached --count and closed the store
 
 use std::cell::{Cell, RefCell};
@@ -35,7 +37,7 @@ const USAGE: &str = "\
 usage:
   colossus-engine-torture write --dir DIR [--seed N] [--max-size BYTES] [--concurrency K]
         [--delete-every M] [--sync always|never] [--start-id ID] [--count N]
-        [--segment-size BYTES] [--chunk-size BYTES]
+        [--compact-every C] [--segment-size BYTES] [--chunk-size BYTES]
   colossus-engine-torture verify --dir DIR --log FILE [--after-power-loss]
 
 write   commits objects until killed (or --count ids were tried) and logs every step to
@@ -335,7 +337,7 @@ pub fn parse_log(text: &str) -> Result<Log, String> {
                     _ => return Err(bad("event out of order for this id")),
                 };
             }
-            "done" | "" => {}
+            "done" | "compacting" | "compacted" | "" => {}
             _ => return Err(bad("unknown event")),
         }
     }
@@ -405,7 +407,7 @@ async fn check_object(
         .map_err(|e| format!("object {id}: metadata: {e}"))?;
     if meta.size_bytes != plan.size_bytes
         || meta.multihash() != expected_hash
-        || meta.bag != plan.bag
+        || meta.bag.as_str() != plan.bag
         || meta.accepted != plan.accepted
     {
         return Err(format!(
@@ -601,6 +603,7 @@ pub struct WriteOptions {
     pub params: Params,
     pub concurrency: usize,
     pub delete_every: u64,
+    pub compact_every: u64,
     pub sync: SyncPolicy,
     pub start_id: Option<u64>,
     pub count: Option<u64>,
@@ -612,6 +615,9 @@ struct Shared {
     next_id: Cell<u64>,
     end_id: Option<u64>,
     delete_every: u64,
+    compact_every: u64,
+    /// A compaction is running (one at a time; uploads go on meanwhile).
+    compacting: Cell<bool>,
     /// Ids committed by this run and not deleted: candidates for deletion.
     committed: RefCell<Vec<u64>>,
     commits: Cell<u64>,
@@ -673,6 +679,24 @@ async fn upload_loop(shared: Rc<Shared>) -> Result<(), String> {
                 .map_err(|e| format!("delete {victim}: {e}"))?;
             emit(&format!("deleted {victim}"));
         }
+        if shared.compact_every > 0
+            && commits % shared.compact_every == 0
+            && !shared.compacting.replace(true)
+        {
+            // Half-dead segments get copied out and deleted while the other tasks upload, so
+            // kills also land in relocations and in the checkpoint that retires segments.
+            emit("compacting");
+            let report = shared
+                .writer
+                .compact(50)
+                .await
+                .map_err(|e| format!("compact: {e}"))?;
+            emit(&format!(
+                "compacted segments_deleted={} objects_moved={}",
+                report.segments_deleted, report.objects_moved
+            ));
+            shared.compacting.set(false);
+        }
     }
 }
 
@@ -691,7 +715,7 @@ pub async fn write(options: WriteOptions) -> Result<(), String> {
         .unwrap_or_else(|| store.list_ids().last().map_or(1, |max| max + 1));
     emit(&format!(
         "start seed={} start_id={start_id} max_size={} segment_size={} chunk_size={} sync={} \
-         concurrency={} delete_every={}",
+         concurrency={} delete_every={} compact_every={}",
         params.seed,
         params.max_size_bytes,
         params.segment_size_bytes,
@@ -701,7 +725,8 @@ pub async fn write(options: WriteOptions) -> Result<(), String> {
             SyncPolicy::Never => "never",
         },
         options.concurrency,
-        options.delete_every
+        options.delete_every,
+        options.compact_every
     ));
     let shared = Rc::new(Shared {
         writer: store.writer(),
@@ -709,6 +734,8 @@ pub async fn write(options: WriteOptions) -> Result<(), String> {
         next_id: Cell::new(start_id),
         end_id: options.count.map(|count| start_id + count),
         delete_every: options.delete_every,
+        compact_every: options.compact_every,
+        compacting: Cell::new(false),
         committed: RefCell::new(Vec::new()),
         commits: Cell::new(0),
     });
@@ -800,6 +827,7 @@ fn write_command(mut args: Args) -> Result<ExitCode, String> {
         params,
         concurrency: args.parse("--concurrency")?.unwrap_or(4),
         delete_every: args.parse("--delete-every")?.unwrap_or(0),
+        compact_every: args.parse("--compact-every")?.unwrap_or(0),
         sync,
         start_id: args.parse("--start-id")?,
         count: args.parse("--count")?,
@@ -844,8 +872,21 @@ fn verify_command(mut args: Args) -> Result<ExitCode, String> {
 
 fn verify_dir(dir: &Path, log: &Log, options: VerifyOptions) -> Result<ExitCode, String> {
     if !dir.join(colossus_engine::store::SUPERBLOCK_FILE).exists() {
-        // Opening would create an empty store and "verify" it.
-        return Err(format!("{} holds no store", dir.display()));
+        // Killed while creating the store: fine if nothing was begun. Opening here would
+        // create an empty store and "verify" it, so do not.
+        return match log.max_id() {
+            None => {
+                println!(
+                    "ok: no store yet in {}, and nothing was begun",
+                    dir.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Some(id) => Err(format!(
+                "{} holds no store, yet the log begins objects up to {id}",
+                dir.display()
+            )),
+        };
     }
     let config = torture_config(
         DEFAULT_SEGMENT_SIZE_BYTES,

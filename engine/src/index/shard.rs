@@ -325,7 +325,9 @@ impl Shard {
     /// Returns the entry it replaced, and whether it applied.
     pub fn upsert(&self, entry: &IndexEntry, hash: u64) -> Result<(Option<IndexEntry>, bool)> {
         let mut writer = self.writer.lock();
-        let needed = writer.used_slots + writer.reserved.len() as u64 + 1;
+        // A reserved id already has its room (made at reservation): commit needs no growth.
+        let extra = u64::from(!writer.reserved.contains(&entry.object_id));
+        let needed = writer.used_slots + writer.reserved.len() as u64 + extra;
         self.ensure_capacity(&mut writer, needed)?;
         let table = self.table.load();
         let (found, free) = Self::probe(&table, entry.object_id, hash);

@@ -130,13 +130,19 @@ pub fn decode(buf: &[u8; SLOT_LEN]) -> SlotView {
     let Some(bag) = BagName::from_bytes(&buf[S_BAG..S_BAG + bag_len]) else {
         return SlotView::Damaged;
     };
+    // Chunk sizes run from 4 KiB (nibble 0) to 32 MiB (nibble 13); more is damage.
+    let chunk_nibble = u32::from(buf[S_FLAGS] >> 4);
+    if chunk_nibble > 13 {
+        return SlotView::Damaged;
+    }
+    let chunk_size = 1 << (CHUNK_SHIFT_BASE + chunk_nibble);
     let mut digest = [0u8; 32];
     digest.copy_from_slice(&buf[S_DIGEST..S_DIGEST + 32]);
     SlotView::Live(IndexEntry {
         object_id: get_u64(buf, S_OBJECT_ID),
         accepted: buf[S_FLAGS] & SLOT_FLAG_ACCEPTED != 0,
         content_type: buf[S_CONTENT_TYPE],
-        chunk_size: 1 << (CHUNK_SHIFT_BASE + u32::from(buf[S_FLAGS] >> 4)),
+        chunk_size,
         bag,
         segment_id: get_u32(buf, S_SEGMENT_ID),
         offset: get_u64(buf, S_OFFSET),

@@ -1,0 +1,102 @@
+//! Target 5 of issue #2: 64 KiB objects committed by 64 concurrent writers (tasks sharing one
+//! Writer on one monoio runtime), SyncPolicy::Always, at 5,000 objects/s or more. `1_writer` is
+//! the same put one at a time: what grouping the fdatasyncs buys. `64_writers_prewritten` is
+//! a what-if for an engine change: the segment files are written with zeros beforehand (see
+//! `colossus_benches::prewrite_segments`), so appends overwrite initialised blocks and an
+//! fdatasync no longer has to convert unwritten extents through the ext4 journal.
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use colossus_benches::{
+    content, prewrite_segments, put, remove_dir_if_present, runtime, scaled, scratch_dir, Runtime,
+};
+use colossus_engine::{Store, StoreConfig, Writer};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode,
+    Throughput,
+};
+
+const OBJECT_BYTES: usize = 64 << 10;
+const OBJECTS_PER_WRITER: u64 = 16;
+/// Segments pre-written for the what-if (1 GiB each: enough for every batch it runs).
+const PREWRITTEN_SEGMENTS: u32 = 3;
+
+/// Puts `writers * OBJECTS_PER_WRITER` objects with `writers` concurrent tasks.
+async fn batch(
+    writer: &Rc<Writer>,
+    writers: u64,
+    next_id: &Rc<Cell<u64>>,
+    data: &Rc<Vec<u8>>,
+    digest: [u8; 32],
+) {
+    let tasks: Vec<_> = (0..writers)
+        .map(|_| {
+            let (writer, next_id, data) = (writer.clone(), next_id.clone(), data.clone());
+            monoio::spawn(async move {
+                for _ in 0..OBJECTS_PER_WRITER {
+                    let id = next_id.get();
+                    next_id.set(id + 1);
+                    put(&writer, id, &data, OBJECT_BYTES, Some(digest))
+                        .await
+                        .expect("put 64 KiB");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+}
+
+/// Benches `writers` concurrent writers on a fresh store.
+fn variant(
+    group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    label: &str,
+    writers: u64,
+    prewrite: bool,
+) {
+    let data = Rc::new(content(3, OBJECT_BYTES));
+    let digest = *blake3::hash(&data).as_bytes();
+    let next_id = Rc::new(Cell::new(0u64));
+    // Set up on first use, so a filtered-out variant costs nothing (pre-writing takes seconds).
+    let mut bench: Option<(PathBuf, Store, Rc<Writer>, Runtime)> = None;
+    group.throughput(Throughput::Elements(writers * OBJECTS_PER_WRITER));
+    group.bench_function(BenchmarkId::new("64KiB_objects", label), |b| {
+        let (_, _, writer, rt) = bench.get_or_insert_with(|| {
+            let dir = scratch_dir("group_commit");
+            let config = StoreConfig::default();
+            let segment_size_bytes = config.segment_size_bytes;
+            let store = Store::open(&dir, config).expect("open bench store");
+            if prewrite {
+                prewrite_segments(&dir, PREWRITTEN_SEGMENTS, segment_size_bytes);
+            }
+            let writer = Rc::new(store.writer());
+            (dir, store, writer, runtime())
+        });
+        b.iter(|| rt.block_on(batch(writer, writers, &next_id, &data, digest)))
+    });
+    if let Some((dir, store, writer, _)) = bench {
+        drop(writer);
+        store.close().expect("close bench store");
+        remove_dir_if_present(&dir);
+    }
+}
+
+fn group_commit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("group_commit");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(scaled(Duration::from_secs(1)))
+        .measurement_time(scaled(Duration::from_secs(6)));
+    variant(&mut group, "64_writers", 64, false);
+    variant(&mut group, "1_writer", 1, false);
+    variant(&mut group, "64_writers_prewritten", 64, true);
+    group.finish();
+}
+
+criterion_group!(benches, group_commit);
+criterion_main!(benches);

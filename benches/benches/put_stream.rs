@@ -1,0 +1,115 @@
+//! Target 1 of issue #2: streaming put of a 256 MiB object on one core (hash + write + durable
+//! commit, SyncPolicy::Always, default config) at 60% or more of min(single-thread blake3,
+//! sequential direct write). Both ceilings are measured in the same group, so the ratio comes
+//! from one run on a shared machine: `blake3_1thread`, and `write_direct` (256 MiB written
+//! with O_DIRECT through io_uring, 1 MiB blocks, 8 in flight, then fdatasync: fio's test in
+//! process; benches/ceilings.sh runs fio itself as a cross-check). `write_buffered` is the
+//! engine's I/O pattern without the hashing (page-cache writes, 4 in flight, fdatasync).
+//! `sync_never` is a diagnostic: the same put without fdatasync, i.e. the CPU cost of the path
+//! (hash, crc, copy, page-cache write).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use colossus_benches::{
+    content, put, remove_dir_if_present, runtime, scaled, scratch_dir, sequential_write, WriteMode,
+};
+use colossus_engine::{Store, StoreConfig, SyncPolicy};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+
+const OBJECT_BYTES: usize = 256 << 20;
+
+/// Puts `iters` objects into a fresh store and returns the time spent in the puts alone
+/// (opening, closing and deleting the store are not counted).
+fn timed_puts(
+    iters: u64,
+    data: &[u8],
+    digest: [u8; 32],
+    piece: usize,
+    sync: SyncPolicy,
+) -> Duration {
+    let dir = scratch_dir("put_stream");
+    let store = Store::open(
+        &dir,
+        StoreConfig {
+            sync,
+            ..StoreConfig::default()
+        },
+    )
+    .expect("open bench store");
+    let elapsed = runtime().block_on(async {
+        let writer = store.writer();
+        let mut elapsed = Duration::ZERO;
+        for id in 0..iters {
+            let started = Instant::now();
+            put(&writer, id, data, piece, Some(digest))
+                .await
+                .expect("put 256 MiB");
+            elapsed += started.elapsed();
+        }
+        elapsed
+    });
+    store.close().expect("close bench store");
+    remove_dir_if_present(&dir);
+    elapsed
+}
+
+fn put_stream(c: &mut Criterion) {
+    let data = content(1, OBJECT_BYTES);
+    let digest = *blake3::hash(&data).as_bytes();
+    let mut group = c.benchmark_group("put_stream");
+    group
+        .throughput(Throughput::Bytes(OBJECT_BYTES as u64))
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(scaled(Duration::from_secs(1)))
+        .measurement_time(scaled(Duration::from_secs(10)));
+
+    // The hashing ceiling, fed the way the engine is fed (Hasher::update per 1 MiB piece).
+    group.bench_function("blake3_1thread", |b| {
+        b.iter(|| {
+            let mut hasher = blake3::Hasher::new();
+            for piece in data.chunks(1 << 20) {
+                hasher.update(piece);
+            }
+            black_box(hasher.finalize())
+        })
+    });
+    let blocks: Vec<Vec<u8>> = data.chunks(1 << 20).take(16).map(<[u8]>::to_vec).collect();
+    for (name, mode, in_flight) in [
+        ("write_direct", WriteMode::Direct, 8),
+        ("write_buffered", WriteMode::Buffered, 4),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let dir = scratch_dir("put_stream_ceiling");
+                let elapsed = runtime().block_on(async {
+                    let mut elapsed = Duration::ZERO;
+                    for _ in 0..iters {
+                        elapsed +=
+                            sequential_write(&dir, &blocks, OBJECT_BYTES as u64, in_flight, mode)
+                                .await;
+                    }
+                    elapsed
+                });
+                remove_dir_if_present(&dir);
+                elapsed
+            })
+        });
+    }
+    for piece in [1usize << 20, 64 << 10] {
+        let label = format!("{}KiB_pieces", piece >> 10);
+        group.bench_function(BenchmarkId::new("sync_always", &label), |b| {
+            b.iter_custom(|iters| timed_puts(iters, &data, digest, piece, SyncPolicy::Always))
+        });
+    }
+    group.bench_function(BenchmarkId::new("sync_never", "1024KiB_pieces"), |b| {
+        b.iter_custom(|iters| timed_puts(iters, &data, digest, 1 << 20, SyncPolicy::Never))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, put_stream);
+criterion_main!(benches);
