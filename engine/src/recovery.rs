@@ -426,40 +426,23 @@ pub(crate) fn open(
     // Unclean: repair the index, replay what came after the checkpoint.
     if let (Ok(idx), Some(cp), false) = (&index, &checkpoint, report.clean) {
         let quarantined = idx.quarantine_damaged();
-        let mut found = Vec::new();
-        for (id, file) in &files {
-            let start = cp
-                .segments
+        let start_of = |id: u32| {
+            cp.segments
                 .iter()
-                .find(|s| s.segment_id == *id)
+                .find(|s| s.segment_id == id)
                 .map_or(FIRST_RECORD_OFFSET, |s| {
                     s.end_offset.max(FIRST_RECORD_OFFSET)
-                });
-            let scan = scan_segment(
-                file.as_ref(),
-                &key,
-                *id,
-                start,
-                None,
-                ScanMode {
-                    verify_payload: true,
-                    verify_digest: false,
-                },
-            );
-            report.abandoned_reservations += scan.abandoned;
-            report.bytes_verified += scan.bytes_verified;
-            report.damaged.extend(scan.damaged);
-            next_seq = next_seq.max(scan.max_seq.map_or(0, |s| s + 1));
-            found.extend(scan.found);
-            states.insert(
-                *id,
-                SegmentState {
-                    append_pos: scan.log_end,
-                    ..SegmentState::default()
-                },
-            );
-        }
-        report.records_replayed = replay(idx, found)?;
+                })
+        };
+        replay_segments(
+            idx,
+            &files,
+            &key,
+            start_of,
+            &mut report,
+            &mut states,
+            &mut next_seq,
+        )?;
         if quarantined > 0 {
             index = Err(Ok(format!(
                 "{quarantined} index slots were damaged or left mid-write by the crash"
@@ -477,36 +460,15 @@ pub(crate) fn open(
             disk.sync_dir(dir)
                 .map_err(|e| EngineError::io("fsync store directory", dir, e))?;
             let index = Index::create(dir, shards, key)?;
-            let mut found = Vec::new();
-            states.clear();
-            report.damaged.clear();
-            report.abandoned_reservations = 0;
-            for (id, file) in &files {
-                let scan = scan_segment(
-                    file.as_ref(),
-                    &key,
-                    *id,
-                    FIRST_RECORD_OFFSET,
-                    None,
-                    ScanMode {
-                        verify_payload: true,
-                        verify_digest: false,
-                    },
-                );
-                report.abandoned_reservations += scan.abandoned;
-                report.bytes_verified += scan.bytes_verified;
-                report.damaged.extend(scan.damaged);
-                next_seq = next_seq.max(scan.max_seq.map_or(0, |s| s + 1));
-                found.extend(scan.found);
-                states.insert(
-                    *id,
-                    SegmentState {
-                        append_pos: scan.log_end,
-                        ..SegmentState::default()
-                    },
-                );
-            }
-            report.records_replayed = replay(&index, found)?;
+            replay_segments(
+                &index,
+                &files,
+                &key,
+                |_| FIRST_RECORD_OFFSET,
+                &mut report,
+                &mut states,
+                &mut next_seq,
+            )?;
             report.index_rebuilt = Some(reason);
             index
         }
@@ -576,6 +538,46 @@ pub(crate) fn open(
         Err(error) => return Err(error),
     }
     Ok(inner)
+}
+
+/// Scans every segment from `start_of(id)`, verifying each record, replays what is valid into
+/// `index`, and records per segment where its log ends. Replaces (not adds to) the scan
+/// figures in `report`, so a rebuild after a replay reports only itself.
+fn replay_segments(
+    index: &Index,
+    files: &BTreeMap<u32, Arc<dyn DiskFile>>,
+    key: &StoreKey,
+    start_of: impl Fn(u32) -> u64,
+    report: &mut OpenReport,
+    states: &mut BTreeMap<u32, SegmentState>,
+    next_seq: &mut u64,
+) -> Result<()> {
+    let mode = ScanMode {
+        verify_payload: true,
+        verify_digest: false,
+    };
+    let mut found = Vec::new();
+    states.clear();
+    report.damaged.clear();
+    report.abandoned_reservations = 0;
+    report.bytes_verified = 0;
+    for (id, file) in files {
+        let scan = scan_segment(file.as_ref(), key, *id, start_of(*id), None, mode);
+        report.abandoned_reservations += scan.abandoned;
+        report.bytes_verified += scan.bytes_verified;
+        report.damaged.extend(scan.damaged);
+        *next_seq = (*next_seq).max(scan.max_seq.map_or(0, |s| s + 1));
+        found.extend(scan.found);
+        states.insert(
+            *id,
+            SegmentState {
+                append_pos: scan.log_end,
+                ..SegmentState::default()
+            },
+        );
+    }
+    report.records_replayed = replay(index, found)?;
+    Ok(())
 }
 
 impl ShardOpenError {
