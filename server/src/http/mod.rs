@@ -1,0 +1,6 @@
+//! HTTP wire details that are pure functions of bytes: the streaming multipart parser, Range
+//! and conditional request headers. No I/O here, so each is fuzzed on its own.
+
+pub mod conditional;
+pub mod multipart;
+pub mod range;

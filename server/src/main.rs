@@ -1,0 +1,5 @@
+//! The `colossus` binary: see `colossus --help` and README.md.
+
+fn main() -> std::process::ExitCode {
+    colossus::cli::main()
+}
