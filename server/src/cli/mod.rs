@@ -1,2 +1,7 @@
-//! (being written)
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! The `colossus` command line (being written).
+
+pub mod server;
+
+pub fn main() -> std::process::ExitCode {
+    std::process::ExitCode::SUCCESS
+}
