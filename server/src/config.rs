@@ -1,1 +1,85 @@
-//! (being written)
+//! The server's limits and settings. Every limit the node enforces is a field here with a
+//! default a production node can run with; `colossus server` exposes each as a flag.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Limits on connections, requests and uploads.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Open connections per core; the core stops accepting (the kernel backlog queues) while
+    /// at the limit.
+    pub connections_per_core_max: usize,
+    /// Largest request head (request line and headers).
+    pub header_size_max_bytes: usize,
+    /// Most request headers.
+    pub headers_max: usize,
+    /// Time a client has to send a whole request head, from its first byte (slowloris).
+    pub header_read_timeout_ms: u64,
+    /// A connection that moves no byte in either direction for this long is closed: idle
+    /// keep-alive connections, and clients that stopped reading a response.
+    pub idle_timeout_ms: u64,
+    /// Longest wait for the next piece of a request body.
+    pub body_read_timeout_ms: u64,
+    /// Uploads in progress at once across the node.
+    pub uploads_in_flight_max: u64,
+    /// Sum of the declared sizes of uploads in progress (disk space held by reservations).
+    pub upload_bytes_in_flight_max: u64,
+    /// Largest data object accepted.
+    pub object_size_max_bytes: u64,
+    /// Largest JSON request body (authToken, admin API).
+    pub json_body_max_bytes: usize,
+    /// Time in-flight requests get to finish after SIGINT/SIGTERM before they are aborted.
+    pub shutdown_grace_ms: u64,
+    /// Upload tokens are valid this long.
+    pub upload_token_ttl_ms: u64,
+    /// Outstanding upload tokens (nonces) remembered at once.
+    pub upload_tokens_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            connections_per_core_max: 16_384,
+            header_size_max_bytes: 16 * 1024,
+            headers_max: 64,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            body_read_timeout_ms: 30_000,
+            uploads_in_flight_max: 1024,
+            upload_bytes_in_flight_max: 1 << 40,
+            object_size_max_bytes: 60 << 30,
+            json_body_max_bytes: 1 << 20,
+            shutdown_grace_ms: 30_000,
+            upload_token_ttl_ms: crate::auth::upload_token::DEFAULT_TOKEN_TTL_MS,
+            upload_tokens_max: crate::auth::upload_token::DEFAULT_NONCE_CAPACITY,
+        }
+    }
+}
+
+/// Everything `colossus server` runs with.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The data directory: the store, the ledger journal, the admin token, the node key.
+    pub data_dir: PathBuf,
+    /// Address every core listens on (SO_REUSEPORT).
+    pub listen: SocketAddr,
+    /// Server threads, one monoio runtime each.
+    pub threads: usize,
+    /// Upload tokens are required (POST /authToken, then `x-api-key`).
+    pub upload_auth: bool,
+    /// Development node: seeded ledger, `//Bob` node key.
+    pub dev: bool,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// Files in the data directory.
+pub mod layout {
+    /// The segment store's directory.
+    pub const STORE_DIR: &str = "store";
+    /// The admin token (mode 0600).
+    pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+    /// The node's generated key seed, when no key is given (mode 0600).
+    pub const NODE_KEY_FILE: &str = "node.key";
+}

@@ -1,1 +1,238 @@
-//! (being written)
+//! The HTTP API under /api/v1: routing, and the responses every route shares (JSON, errors,
+//! CORS). Each group of routes has its own module; errors become statuses only in `error`.
+
+pub mod admin;
+pub mod auth_token;
+pub mod body;
+pub mod error;
+pub mod files;
+pub mod query;
+pub mod state;
+pub mod upload;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+
+use crate::runtime::Core;
+pub use body::ApiBody;
+pub use error::ApiError;
+
+/// Prefix of every route.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// Our own OpenAPI document, served at /api/v1/openapi.yaml.
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+
+/// Answers one request. Never fails: errors become JSON answers here.
+pub async fn handle(core: &Core, request: Request<Incoming>) -> Response<ApiBody> {
+    let is_head = request.method() == Method::HEAD;
+    let mut response = match route(core, request).await {
+        Ok(response) => response,
+        Err(error) => error_response(&error),
+    };
+    if is_head {
+        // HEAD answers carry the headers of GET (Content-Length included) and no body.
+        *response.body_mut() = ApiBody::empty();
+    }
+    response
+        .headers_mut()
+        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
+}
+
+async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBody>, ApiError> {
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+    if method == Method::OPTIONS {
+        return Ok(preflight(&request));
+    }
+    let Some(rest) = path.strip_prefix(API_PREFIX) else {
+        return Err(not_found(&path));
+    };
+    let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+    let allow = |allow: &'static str| ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: path.clone(),
+        allow,
+    };
+    match segments.as_slice() {
+        ["files"] => match method {
+            Method::POST => upload::upload(core, request).await,
+            _ => Err(allow("POST, OPTIONS")),
+        },
+        ["files", id] => match method {
+            Method::GET | Method::HEAD => files::get(core, &request, id).await,
+            _ => Err(allow("GET, HEAD, OPTIONS")),
+        },
+        ["authToken"] => match method {
+            Method::POST => auth_token::auth_token(core, request).await,
+            _ => Err(allow("POST, OPTIONS")),
+        },
+        ["state", "data-objects"] => get_only(&method, allow, || state::data_objects(core)),
+        ["state", "bags", bag, "data-objects"] => {
+            get_only(&method, allow, || state::bag_data_objects(core, bag))
+        }
+        ["state", "data"] => get_only(&method, allow, || state::data_stats(core)),
+        ["version"] => get_only(&method, allow, || Ok(state::version())),
+        ["status"] => get_only(&method, allow, || Ok(state::status(core))),
+        ["openapi.yaml"] => get_only(&method, allow, || {
+            Ok(with_type(
+                Response::new(ApiBody::full(OPENAPI_YAML)),
+                "application/yaml",
+            ))
+        }),
+        ["admin", "ledger"] => match method {
+            Method::GET => admin::ledger(core, &request),
+            Method::POST => admin::apply(core, request).await,
+            _ => Err(allow("GET, POST, OPTIONS")),
+        },
+        ["admin", "ledger", "next-object-id"] => {
+            get_only(&method, allow, || admin::next_object_id(core, &request))
+        }
+        _ => Err(not_found(&path)),
+    }
+}
+
+fn get_only(
+    method: &Method,
+    allow: impl Fn(&'static str) -> ApiError,
+    answer: impl FnOnce() -> Result<Response<ApiBody>, ApiError>,
+) -> Result<Response<ApiBody>, ApiError> {
+    if method == Method::GET || method == Method::HEAD {
+        answer()
+    } else {
+        Err(allow("GET, HEAD, OPTIONS"))
+    }
+}
+
+fn not_found(path: &str) -> ApiError {
+    ApiError::NotFound(format!("no route for {path}"))
+}
+
+/// CORS preflight: any origin, the methods the API has, the headers asked for.
+fn preflight(request: &Request<Incoming>) -> Response<ApiBody> {
+    let mut response = Response::new(ApiBody::empty());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, POST, OPTIONS"),
+    );
+    let asked = request
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked);
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    response
+}
+
+/// A JSON answer.
+pub fn json_response(status: StatusCode, json: String) -> Response<ApiBody> {
+    let mut response = Response::new(ApiBody::full(json));
+    *response.status_mut() = status;
+    with_type(response, "application/json; charset=utf-8")
+}
+
+/// Sets Content-Type.
+pub fn with_type(mut response: Response<ApiBody>, content_type: &'static str) -> Response<ApiBody> {
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// The JSON answer of an error.
+pub fn error_response(error: &ApiError) -> Response<ApiBody> {
+    let mut response = json_response(error.status(), error.to_json());
+    let headers = response.headers_mut();
+    match error {
+        ApiError::MethodNotAllowed { allow, .. } => {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        ApiError::RangeNotSatisfiable { size_bytes } => {
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size_bytes}")) {
+                headers.insert(header::CONTENT_RANGE, value);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// Waits for the next body frame, at most `timeout`; None at the end of the body.
+pub async fn next_body_bytes(
+    body: &mut Incoming,
+    timeout: std::time::Duration,
+) -> Result<Option<Bytes>, ApiError> {
+    loop {
+        let frame = monoio::time::timeout(timeout, body.frame())
+            .await
+            .map_err(|_| {
+                ApiError::Timeout(format!(
+                    "no request body bytes arrived for {} ms",
+                    timeout.as_millis()
+                ))
+            })?;
+        match frame {
+            None => return Ok(None),
+            Some(Err(e)) => {
+                return Err(ApiError::BadRequest(format!("reading the request body: {e}")))
+            }
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    return Ok(Some(data));
+                }
+                // Trailers carry nothing we use.
+            }
+        }
+    }
+}
+
+/// Reads a whole (small) body, refusing more than `max_bytes`.
+pub async fn read_small_body(
+    core: &Core,
+    request: Request<Incoming>,
+    max_bytes: usize,
+) -> Result<Bytes, ApiError> {
+    let too_large = || ApiError::TooLarge(format!("request body exceeds {max_bytes} bytes"));
+    if let Some(length) = content_length(request.headers())? {
+        if length > max_bytes as u64 {
+            return Err(too_large());
+        }
+    }
+    let timeout = std::time::Duration::from_millis(core.node.config.limits.body_read_timeout_ms);
+    let mut body = request.into_body();
+    let mut collected = bytes::BytesMut::new();
+    while let Some(data) = next_body_bytes(&mut body, timeout).await? {
+        if collected.len() + data.len() > max_bytes {
+            return Err(too_large());
+        }
+        collected.extend_from_slice(&data);
+    }
+    Ok(collected.freeze())
+}
+
+/// The Content-Length header, if any.
+pub fn content_length(headers: &http::HeaderMap) -> Result<Option<u64>, ApiError> {
+    match headers.get(header::CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest("Content-Length is not a number".into())),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,7 +1,7 @@
 //! Authentication in the reference node's conventions: SS58 accounts, substrate dev keys,
 //! polkadot-js signatures over JS-serialised JSON, `/authToken` requests and upload tokens.
 
-mod hex;
+pub mod hex;
 pub mod js_json;
 pub mod keys;
 pub mod signature;

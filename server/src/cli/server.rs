@@ -1,12 +1,224 @@
-//! `colossus server`: (being written by the lead; placeholder so the CLI compiles).
+//! `colossus server`: opens the data directory, binds one SO_REUSEPORT listener per core,
+//! serves until SIGINT or SIGTERM, then drains and closes the store cleanly.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::auth::keys::{CryptoScheme, KeyPair};
+use crate::config::{layout, Limits, ServerConfig};
+use crate::node::{write_private_file, Node};
+use crate::runtime::{bind_listeners, Server};
 
 /// Flags of `colossus server`.
 #[derive(Debug, clap::Args)]
-pub struct ServerArgs {}
+pub struct ServerArgs {
+    /// Data directory (store, ledger journal, admin token, node key).
+    #[arg(long, default_value = "./colossus-data")]
+    pub data: PathBuf,
+    /// Address to listen on (every core binds it with SO_REUSEPORT; port 0 picks a free port).
+    #[arg(long, default_value = "0.0.0.0:3333")]
+    pub listen: SocketAddr,
+    /// Server threads, one io_uring runtime each [default: the number of cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Development node: seeds the ledger (worker 0, bucket 0 taking every bag, member 1
+    /// controlled by //Alice, uploads accepted at once) and signs tokens with //Bob.
+    #[arg(long)]
+    pub dev: bool,
+    /// Accept uploads without an upload token (clients of the current network send none).
+    #[arg(long)]
+    pub disable_upload_auth: bool,
+    /// The node's key as a secret URI (`//Bob`, a mnemonic, `0x<seed>`), sr25519.
+    #[arg(long, conflicts_with = "key_file")]
+    pub key_uri: Option<String>,
+    /// A file holding the node's secret URI or 0x seed (first line).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Largest data object accepted, bytes.
+    #[arg(long, default_value_t = Limits::default().object_size_max_bytes)]
+    pub max_object_size: u64,
+    /// Open connections per core.
+    #[arg(long, default_value_t = Limits::default().connections_per_core_max)]
+    pub max_connections_per_core: usize,
+    /// Largest request head, bytes.
+    #[arg(long, default_value_t = Limits::default().header_size_max_bytes)]
+    pub max_header_size: usize,
+    /// Time to receive a whole request head, ms.
+    #[arg(long, default_value_t = Limits::default().header_read_timeout_ms)]
+    pub header_read_timeout_ms: u64,
+    /// Close connections that move no byte for this long, ms.
+    #[arg(long, default_value_t = Limits::default().idle_timeout_ms)]
+    pub idle_timeout_ms: u64,
+    /// Longest wait for the next piece of a request body, ms.
+    #[arg(long, default_value_t = Limits::default().body_read_timeout_ms)]
+    pub body_read_timeout_ms: u64,
+    /// Uploads in progress at once.
+    #[arg(long, default_value_t = Limits::default().uploads_in_flight_max)]
+    pub max_uploads_in_flight: u64,
+    /// Sum of the sizes of uploads in progress, bytes.
+    #[arg(long, default_value_t = Limits::default().upload_bytes_in_flight_max)]
+    pub max_upload_bytes_in_flight: u64,
+    /// Upload token lifetime, ms.
+    #[arg(long, default_value_t = Limits::default().upload_token_ttl_ms)]
+    pub upload_token_ttl_ms: u64,
+    /// Time in-flight requests get to finish on SIGINT/SIGTERM, ms.
+    #[arg(long, default_value_t = Limits::default().shutdown_grace_ms)]
+    pub shutdown_grace_ms: u64,
+}
+
+impl ServerArgs {
+    fn config(&self) -> Result<ServerConfig, String> {
+        let threads = match self.threads {
+            Some(0) => return Err("--threads must be at least 1".into()),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let limits = Limits {
+            connections_per_core_max: self.max_connections_per_core,
+            header_size_max_bytes: self.max_header_size,
+            header_read_timeout_ms: self.header_read_timeout_ms,
+            idle_timeout_ms: self.idle_timeout_ms,
+            body_read_timeout_ms: self.body_read_timeout_ms,
+            uploads_in_flight_max: self.max_uploads_in_flight,
+            upload_bytes_in_flight_max: self.max_upload_bytes_in_flight,
+            object_size_max_bytes: self.max_object_size,
+            upload_token_ttl_ms: self.upload_token_ttl_ms,
+            shutdown_grace_ms: self.shutdown_grace_ms,
+            ..Limits::default()
+        };
+        let positive = [
+            (
+                "--max-connections-per-core",
+                limits.connections_per_core_max as u64,
+            ),
+            ("--header-read-timeout-ms", limits.header_read_timeout_ms),
+            ("--idle-timeout-ms", limits.idle_timeout_ms),
+            ("--body-read-timeout-ms", limits.body_read_timeout_ms),
+            ("--max-uploads-in-flight", limits.uploads_in_flight_max),
+            ("--upload-token-ttl-ms", limits.upload_token_ttl_ms),
+        ];
+        if let Some((flag, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(format!("{flag} must be at least 1"));
+        }
+        if limits.header_size_max_bytes < 1024 {
+            return Err("--max-header-size must be at least 1024".into());
+        }
+        Ok(ServerConfig {
+            data_dir: self.data.clone(),
+            listen: self.listen,
+            threads,
+            upload_auth: !self.disable_upload_auth,
+            dev: self.dev,
+            limits,
+        })
+    }
+
+    /// The node's signing key: --key-uri, --key-file, //Bob for --dev, else a key generated
+    /// once into the data directory.
+    fn key(&self) -> Result<KeyPair, String> {
+        let from_uri = |uri: &str, origin: &str| {
+            KeyPair::from_uri(uri.trim(), CryptoScheme::Sr25519)
+                .map_err(|e| format!("invalid node key from {origin}: {e}"))
+        };
+        if let Some(uri) = &self.key_uri {
+            return from_uri(uri, "--key-uri");
+        }
+        if let Some(path) = &self.key_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --key-file {}: {e}", path.display()))?;
+            let first = text.lines().next().unwrap_or("");
+            return from_uri(first, &format!("--key-file {}", path.display()));
+        }
+        if self.dev {
+            return from_uri("//Bob", "--dev");
+        }
+        generated_key(&self.data)
+    }
+}
+
+fn generated_key(data: &Path) -> Result<KeyPair, String> {
+    let path = data.join(layout::NODE_KEY_FILE);
+    let seed_hex = match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim().to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(data)
+                .map_err(|e| format!("cannot create data directory {}: {e}", data.display()))?;
+            let seed = crate::auth::hex::encode(&rand::random::<[u8; 32]>());
+            write_private_file(&path, seed.as_bytes()).map_err(|e| e.to_string())?;
+            seed
+        }
+        Err(e) => return Err(format!("cannot read node key {}: {e}", path.display())),
+    };
+    KeyPair::from_uri(&seed_hex, CryptoScheme::Sr25519)
+        .map_err(|e| format!("node key {} is invalid: {e}", path.display()))
+}
 
 /// Runs the node until SIGINT/SIGTERM.
-pub fn run(_args: ServerArgs) -> ExitCode {
-    ExitCode::FAILURE
+pub fn run(args: ServerArgs) -> ExitCode {
+    match serve(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: &ServerArgs) -> Result<(), String> {
+    let config = args.config()?;
+    let key = args.key()?;
+    let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let listen = config.listen;
+    let threads = config.threads;
+    let upload_auth = config.upload_auth;
+    let data_dir = config.data_dir.clone();
+    let node_public = key.public_key().to_joystream_address();
+    let node = Arc::new(Node::open(config, key).map_err(|e| e.to_string())?);
+    let listeners =
+        bind_listeners(listen, threads).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let server = Server::start(node.clone(), listeners)
+        .map_err(|e| format!("cannot start server threads: {e}"))?;
+    let report = node.store.open_report();
+    println!(
+        "colossus: listening on http://{} with {threads} threads; data in {} ({} objects{}); node key {node_public}; upload auth {}",
+        server.local_addr,
+        data_dir.display(),
+        node.store.stats().objects,
+        if report.created {
+            ", new store"
+        } else if report.clean {
+            ""
+        } else {
+            ", recovered after an unclean stop"
+        },
+        if upload_auth { "on" } else { "off" },
+    );
+    println!(
+        "colossus: admin token in {}",
+        data_dir.join(layout::ADMIN_TOKEN_FILE).display()
+    );
+    let mut signals = signals;
+    let signal = signals.forever().next();
+    println!(
+        "colossus: {} received; finishing requests in flight",
+        match signal {
+            Some(SIGINT) => "SIGINT",
+            Some(SIGTERM) => "SIGTERM",
+            _ => "stop signal",
+        }
+    );
+    server.stop();
+    drop(signals);
+    let node = Arc::try_unwrap(node)
+        .map_err(|_| "the node is still in use after its server threads stopped".to_string())?;
+    node.store
+        .close()
+        .map_err(|e| format!("closing the store: {e}"))?;
+    println!("colossus: stopped cleanly");
+    Ok(())
 }

@@ -1,1 +1,236 @@
-//! (being written)
+//! Thread-per-core serving: one monoio runtime (io_uring driver) per thread, each with its own
+//! SO_REUSEPORT listener, its own hyper HTTP/1.1 connections and its own engine writer lane.
+//! Nothing on the request path is shared between cores except the store and ledger, which
+//! are built for concurrent use.
+
+pub mod activity;
+pub mod connections;
+
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use hyper::server::conn::http1;
+use monoio::io::IntoPollIo as _;
+use monoio_compat::hyper::MonoioTimer;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::api;
+use crate::node::Node;
+use activity::{Activity, TrackedIo};
+use connections::Connections;
+
+/// Pending connections the kernel queues per listener.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// io_uring submission queue entries per core.
+pub const RING_ENTRIES: u32 = 1024;
+
+/// What one core owns.
+pub struct Core {
+    /// Shared node state.
+    pub node: Arc<Node>,
+    /// This core's engine writer lane.
+    pub writer: colossus_engine::Writer,
+    /// Index of the core (0-based).
+    pub index: usize,
+}
+
+/// Binds `threads` listeners to `addr` with SO_REUSEPORT. A first probe bind without
+/// SO_REUSEPORT makes a port held by any other socket (even another SO_REUSEPORT server of
+/// the same user, which the kernel would otherwise let us share) an error; it also resolves
+/// port 0 to the port every core then binds.
+pub fn bind_listeners(addr: SocketAddr, threads: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    probe.bind(&addr.into())?;
+    let bound = probe
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("listener address is not an IP address"))?;
+    drop(probe);
+    (0..threads)
+        .map(|_| {
+            let socket = Socket::new(Domain::for_address(bound), Type::STREAM, Some(Protocol::TCP))?;
+            socket.set_reuse_address(true)?;
+            socket.set_reuse_port(true)?;
+            socket.set_nonblocking(true)?;
+            socket.bind(&bound.into())?;
+            socket.listen(LISTEN_BACKLOG)?;
+            Ok(socket.into())
+        })
+        .collect()
+}
+
+/// A running server: its threads and the handles that stop them.
+pub struct Server {
+    threads: Vec<thread::JoinHandle<()>>,
+    stoppers: Vec<oneshot::Sender<()>>,
+    /// Where it listens.
+    pub local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts one thread per listener.
+    pub fn start(node: Arc<Node>, listeners: Vec<std::net::TcpListener>) -> io::Result<Server> {
+        let local_addr = listeners
+            .first()
+            .ok_or_else(|| io::Error::other("no listener"))?
+            .local_addr()?;
+        let mut threads = Vec::with_capacity(listeners.len());
+        let mut stoppers = Vec::with_capacity(listeners.len());
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let (stop_tx, stop_rx) = oneshot::channel();
+            let node = node.clone();
+            let handle = thread::Builder::new()
+                .name(format!("colossus-core-{index}"))
+                .spawn(move || run_core(node, index, listener, stop_rx))?;
+            threads.push(handle);
+            stoppers.push(stop_tx);
+        }
+        Ok(Server {
+            threads,
+            stoppers,
+            local_addr,
+        })
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the shutdown grace), and waits
+    /// for every core to exit.
+    pub fn stop(self) {
+        for stopper in self.stoppers {
+            // A core that already exited has dropped its receiver; nothing to tell it.
+            let _ = stopper.send(());
+        }
+        for handle in self.threads {
+            if handle.join().is_err() {
+                eprintln!("colossus: a server thread panicked while stopping");
+            }
+        }
+    }
+}
+
+fn run_core(
+    node: Arc<Node>,
+    index: usize,
+    listener: std::net::TcpListener,
+    stop: oneshot::Receiver<()>,
+) {
+    let runtime = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        .with_entries(RING_ENTRIES)
+        .enable_timer()
+        .build();
+    let mut runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("colossus: core {index}: cannot start an io_uring runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match monoio::net::TcpListener::from_std(listener) {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("colossus: core {index}: cannot use the listener: {e}");
+                std::process::exit(1);
+            }
+        };
+        let core = Rc::new(Core {
+            writer: node.store.writer(),
+            node,
+            index,
+        });
+        accept_loop(core, listener, stop).await;
+    });
+}
+
+async fn accept_loop(core: Rc<Core>, listener: monoio::net::TcpListener, mut stop: oneshot::Receiver<()>) {
+    let limits = core.node.config.limits.clone();
+    let connections = Connections::default();
+    loop {
+        if connections.open() >= limits.connections_per_core_max {
+            // At the limit: stop accepting (the kernel backlog queues) until one closes.
+            monoio::select! {
+                _ = &mut stop => break,
+                _ = connections.below(limits.connections_per_core_max) => continue,
+            }
+        }
+        monoio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let guard = connections.enter();
+                    monoio::spawn(serve_connection(core.clone(), stream, guard));
+                }
+                Err(e) => {
+                    // EMFILE/ENFILE and friends: back off instead of spinning.
+                    eprintln!("colossus: core {}: accept failed: {e}", core.index);
+                    monoio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+    connections.begin_shutdown();
+    let grace = Duration::from_millis(limits.shutdown_grace_ms);
+    if monoio::time::timeout(grace, connections.below(1)).await.is_err() {
+        eprintln!(
+            "colossus: core {}: {} connections still busy after {} ms; aborting them",
+            core.index,
+            connections.open(),
+            limits.shutdown_grace_ms
+        );
+    }
+}
+
+async fn serve_connection(
+    core: Rc<Core>,
+    stream: monoio::net::TcpStream,
+    guard: connections::ConnectionGuard,
+) {
+    let limits = &core.node.config.limits;
+    // Small responses go out at once instead of waiting on Nagle.
+    let _ = stream.set_nodelay(true);
+    let stream = match stream.into_poll_io() {
+        Ok(stream) => stream,
+        Err(e) => {
+            eprintln!("colossus: core {}: connection setup failed: {e}", core.index);
+            return;
+        }
+    };
+    let activity = Activity::new();
+    let io = TrackedIo::new(stream, activity.clone());
+    let service_core = core.clone();
+    let service = hyper::service::service_fn(move |request| {
+        let core = service_core.clone();
+        async move { Ok::<_, std::convert::Infallible>(api::handle(&core, request).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(MonoioTimer)
+        .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
+        .max_headers(limits.headers_max)
+        .max_header_size(limits.header_size_max_bytes)
+        .keep_alive(true);
+    let connection = builder.serve_connection(io, service);
+    let mut connection = std::pin::pin!(connection);
+    let idle = Duration::from_millis(limits.idle_timeout_ms);
+    let mut shutdown_sent = false;
+    loop {
+        monoio::select! {
+            _ = connection.as_mut() => break,
+            _ = guard.shutdown(), if !shutdown_sent => {
+                shutdown_sent = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            _ = monoio::time::sleep_until((activity.last() + idle).into()) => {
+                if activity.last().elapsed() >= idle {
+                    break;
+                }
+            }
+        }
+    }
+}

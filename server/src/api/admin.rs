@@ -1,0 +1,98 @@
+//! The admin API: the only way to change the embedded ledger. Every route needs
+//! `Authorization: Bearer <admin token>` (the token generated into `<data>/admin.token`).
+
+use std::sync::Arc;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::query::query_param;
+use super::{json_response, read_small_body, ApiBody, ApiError};
+use crate::compat::bag_id::BagId;
+use crate::ledger::{EmbeddedLedger, Mutation};
+use crate::runtime::Core;
+
+/// Compares without an early exit, so response time says nothing about the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorize<B>(core: &Core, request: &Request<B>) -> Result<Arc<EmbeddedLedger>, ApiError> {
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the admin API needs `Authorization: Bearer <admin token>`".into())
+        })?;
+    if !constant_time_eq(presented.as_bytes(), core.node.admin_token.as_bytes()) {
+        return Err(ApiError::Unauthorized("the admin token is wrong".into()));
+    }
+    core.node.embedded_ledger.clone().ok_or_else(|| {
+        ApiError::NotFound("this node's ledger is not the embedded one; it cannot be changed here".into())
+    })
+}
+
+/// GET /admin/ledger[?bag=BAG]: everything the ledger holds (objects of one bag if asked).
+pub fn ledger<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
+    let ledger = authorize(core, request)?;
+    let mut snapshot = ledger.snapshot();
+    if let Some(bag) = query_param(request.uri().query(), "bag").map_err(ApiError::BadRequest)? {
+        let bag = BagId::parse_lenient(&bag)
+            .map_err(|e| ApiError::BadRequest(format!("invalid bag id {bag:?}: {e}")))?
+            .to_string();
+        snapshot.objects.retain(|o| o.bag == bag);
+    }
+    let body = serde_json::to_string(&snapshot)
+        .map_err(|e| ApiError::Internal(format!("serialising the ledger: {e}")))?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// GET /admin/ledger/next-object-id.
+pub fn next_object_id<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
+    let ledger = authorize(core, request)?;
+    let body = serde_json::json!({ "nextObjectId": ledger.next_object_id() });
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+/// POST /admin/ledger: applies one mutation. Deleting an object also drops the stored copy;
+/// accepting one also marks the stored copy accepted.
+pub async fn apply(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBody>, ApiError> {
+    let ledger = authorize(core, &request)?;
+    let max = core.node.config.limits.json_body_max_bytes;
+    let body = read_small_body(core, request, max).await?;
+    let mutation: Mutation = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid ledger change: {e}")))?;
+    ledger.apply(mutation.clone())?;
+    let store = &core.node.store;
+    match mutation {
+        Mutation::DeleteObject { id } if store.contains(id)? => {
+            core.writer.delete(id).await?;
+        }
+        Mutation::AcceptObject { id } if store.contains(id)? => {
+            core.writer.mark_accepted(id).await?;
+        }
+        _ => {}
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        serde_json::json!({ "applied": true }).to_string(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,373 @@
+//! POST /files: check everything the request head (and the text fields before the file part)
+//! allows against the ledger and the limits, then stream the file part straight into an
+//! engine reservation, verify size and hash, and answer 201 only once the commit is durable.
+//! Any failure drops the engine upload, which releases its reservation: nothing changes.
+
+use std::time::Duration;
+
+use colossus_engine::{CommitSpec, UploadSpec};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::query::query_param;
+use super::{json_response, next_body_bytes, now_unix_ms, ApiBody, ApiError};
+use crate::compat::bag_id::BagId;
+use crate::http::multipart::{self, Event, MultipartLimits, MultipartParser};
+use crate::ledger::DataObject;
+use crate::runtime::Core;
+
+/// Header carrying the upload token (the giza spec's `UploadAuth` scheme).
+pub const UPLOAD_TOKEN_HEADER: &str = "x-api-key";
+
+/// Bytes a multipart body may carry besides the file: boundaries, part headers, text fields.
+pub const MULTIPART_OVERHEAD_MAX_BYTES: u64 = 64 * 1024;
+
+/// Largest text field (ids and bag ids are far shorter).
+pub const TEXT_FIELD_MAX_BYTES: usize = 1024;
+
+/// The three upload parameters, from the query string and/or text fields.
+#[derive(Default, Debug)]
+struct UploadParams {
+    data_object_id: Option<String>,
+    storage_bucket_id: Option<String>,
+    bag_id: Option<String>,
+}
+
+impl UploadParams {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        match name {
+            "dataObjectId" => Some(&mut self.data_object_id),
+            "storageBucketId" => Some(&mut self.storage_bucket_id),
+            "bagId" => Some(&mut self.bag_id),
+            _ => None,
+        }
+    }
+
+    /// Sets a parameter; the same name given twice with different values is refused.
+    fn set(&mut self, name: &str, value: String) -> Result<(), ApiError> {
+        let Some(slot) = self.slot(name) else {
+            return Ok(()); // Unknown fields are ignored, as the reference does.
+        };
+        match slot {
+            Some(existing) if *existing != value => Err(ApiError::BadRequest(format!(
+                "{name} is given twice with different values ({existing:?} and {value:?})"
+            ))),
+            _ => {
+                *slot = Some(value);
+                Ok(())
+            }
+        }
+    }
+
+    fn required(value: &Option<String>, name: &str) -> Result<String, ApiError> {
+        value.clone().ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{name} is required (as a query parameter or a form field)"
+            ))
+        })
+    }
+}
+
+/// What the checks established.
+struct Admitted {
+    object: DataObject,
+    bag: BagId,
+    digest: [u8; 32],
+}
+
+/// The body as a stream of multipart events.
+struct MultipartBody {
+    body: Incoming,
+    parser: MultipartParser,
+    timeout: Duration,
+    ended: bool,
+}
+
+impl MultipartBody {
+    /// The next event; Err if the body ends before the closing boundary.
+    async fn next(&mut self) -> Result<Event, ApiError> {
+        loop {
+            if let Some(event) = self.parser.next_event().map_err(multipart_error)? {
+                return Ok(event);
+            }
+            if self.ended {
+                self.parser.finish().map_err(multipart_error)?;
+                return Err(ApiError::BadRequest(
+                    "the multipart body ended before its closing boundary".into(),
+                ));
+            }
+            match next_body_bytes(&mut self.body, self.timeout).await? {
+                Some(bytes) => self.parser.push(bytes),
+                None => self.ended = true,
+            }
+        }
+    }
+}
+
+fn multipart_error(error: multipart::MultipartError) -> ApiError {
+    ApiError::BadRequest(format!("malformed multipart body: {error}"))
+}
+
+/// POST /files.
+pub async fn upload(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBody>, ApiError> {
+    let node = &core.node;
+    let limits = &node.config.limits;
+    let mut params = UploadParams::default();
+    let query = request.uri().query();
+    for name in ["dataObjectId", "storageBucketId", "bagId"] {
+        if let Some(value) = query_param(query, name).map_err(ApiError::BadRequest)? {
+            params.set(name, value)?;
+        }
+    }
+    let content_type = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::BadRequest("Content-Type multipart/form-data is required".into()))?;
+    let boundary = multipart::boundary_from_content_type(content_type).map_err(multipart_error)?;
+    let declared_length = super::content_length(request.headers())?;
+    if let Some(length) = declared_length {
+        if length > limits.object_size_max_bytes + MULTIPART_OVERHEAD_MAX_BYTES {
+            return Err(ApiError::TooLarge(format!(
+                "the request body of {length} bytes exceeds the largest object of {} bytes",
+                limits.object_size_max_bytes
+            )));
+        }
+    }
+    let token = request
+        .headers()
+        .get(UPLOAD_TOKEN_HEADER)
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| ApiError::Unauthorized("the upload token is not valid text".into()))?;
+
+    // With every parameter in the query string, everything is checked before a body byte is
+    // read; with form fields (the 2021 API), before a byte of the file part is.
+    let in_query = params.data_object_id.is_some()
+        && params.storage_bucket_id.is_some()
+        && params.bag_id.is_some();
+    let early = if in_query {
+        Some(admit(core, &params, declared_length, token.as_deref())?)
+    } else {
+        None
+    };
+    let mut body = MultipartBody {
+        body: request.into_body(),
+        parser: MultipartParser::new(&boundary, MultipartLimits::default()).map_err(multipart_error)?,
+        timeout: Duration::from_millis(limits.body_read_timeout_ms),
+        ended: false,
+    };
+    read_text_fields(&mut body, &mut params).await?;
+    let admitted = match early {
+        Some(admitted) => admitted,
+        None => admit(core, &params, declared_length, token.as_deref())?,
+    };
+    let Some(_slot) = node.admit_upload(admitted.object.size_bytes) else {
+        return Err(ApiError::Unavailable(format!(
+            "the node is at its limit of uploads in flight ({} uploads, {} bytes); retry later",
+            limits.uploads_in_flight_max, limits.upload_bytes_in_flight_max
+        )));
+    };
+    let bag_text = admitted.bag.to_string();
+    let mut upload = core.writer.begin_upload(UploadSpec {
+        id: admitted.object.id,
+        bag: &bag_text,
+        size_bytes: admitted.object.size_bytes,
+    })?;
+    // The file part's bytes, straight into the reservation.
+    loop {
+        match body.next().await? {
+            Event::Data(bytes) => upload.write(&bytes).await?,
+            Event::PartEnd => break,
+            Event::PartStart { .. } | Event::End => {
+                return Err(ApiError::BadRequest("the file part is not terminated".into()))
+            }
+        }
+    }
+    // Whatever follows the file part (more fields, the closing boundary) is read and ignored.
+    drain(&mut body).await?;
+    let auto_accept = node.ledger.auto_accept_uploads();
+    let meta = upload
+        .commit(CommitSpec {
+            expected_digest: Some(admitted.digest),
+            accepted: auto_accept,
+        })
+        .await?;
+    if auto_accept {
+        if let Err(e) = node.ledger.accept_object(meta.id) {
+            // The object is durable and served; only its acceptance is not recorded.
+            eprintln!("colossus: object {} stored but not marked accepted: {e}", meta.id);
+        }
+    }
+    Ok(json_response(
+        StatusCode::CREATED,
+        serde_json::json!({ "id": meta.multihash() }).to_string(),
+    ))
+}
+
+/// Reads text parts until the file part starts (a part named `file`, or any part with a
+/// filename).
+async fn read_text_fields(body: &mut MultipartBody, params: &mut UploadParams) -> Result<(), ApiError> {
+    loop {
+        match body.next().await? {
+            Event::PartStart { name, filename, .. } => {
+                if name == "file" || filename.is_some() {
+                    return Ok(());
+                }
+                let mut value = Vec::new();
+                loop {
+                    match body.next().await? {
+                        Event::Data(bytes) => {
+                            if value.len() + bytes.len() > TEXT_FIELD_MAX_BYTES {
+                                return Err(ApiError::BadRequest(format!(
+                                    "form field {name:?} is longer than {TEXT_FIELD_MAX_BYTES} bytes"
+                                )));
+                            }
+                            value.extend_from_slice(&bytes);
+                        }
+                        Event::PartEnd => break,
+                        Event::PartStart { .. } | Event::End => {
+                            return Err(ApiError::BadRequest(format!(
+                                "form field {name:?} is not terminated"
+                            )))
+                        }
+                    }
+                }
+                let value = String::from_utf8(value).map_err(|_| {
+                    ApiError::BadRequest(format!("form field {name:?} is not UTF-8"))
+                })?;
+                params.set(&name, value)?;
+            }
+            Event::End => {
+                return Err(ApiError::BadRequest(
+                    "the multipart body has no file part (a part named \"file\")".into(),
+                ))
+            }
+            Event::Data(_) | Event::PartEnd => {}
+        }
+    }
+}
+
+async fn drain(body: &mut MultipartBody) -> Result<(), ApiError> {
+    loop {
+        if let Event::End = body.next().await? {
+            return Ok(());
+        }
+    }
+}
+
+fn parse_id(text: &str, name: &str) -> Result<u64, ApiError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest(format!("{name} {text:?} must be decimal digits")));
+    }
+    text.parse()
+        .map_err(|_| ApiError::BadRequest(format!("{name} {text:?} does not fit in 64 bits")))
+}
+
+/// Every check that needs no file byte, in the order the reference node makes them; the
+/// token is redeemed last, so a request refused for another reason does not use it up.
+fn admit(
+    core: &Core,
+    params: &UploadParams,
+    declared_length: Option<u64>,
+    token: Option<&str>,
+) -> Result<Admitted, ApiError> {
+    let node = &core.node;
+    let ledger = &node.ledger;
+    let id_text = UploadParams::required(&params.data_object_id, "dataObjectId")?;
+    let bucket_text = UploadParams::required(&params.storage_bucket_id, "storageBucketId")?;
+    let bag_text = UploadParams::required(&params.bag_id, "bagId")?;
+    let id = parse_id(&id_text, "dataObjectId")?;
+    let bucket_id = parse_id(&bucket_text, "storageBucketId")?;
+
+    let bucket = ledger
+        .bucket(bucket_id)
+        .filter(|b| Some(b.operator_worker_id) == ledger.worker_id())
+        .ok_or_else(|| {
+            ApiError::Unavailable(format!("storage bucket {bucket_id} is not operated by this node"))
+        })?;
+    if !bucket.accepting_uploads {
+        return Err(ApiError::Unavailable(format!(
+            "storage bucket {bucket_id} does not accept uploads"
+        )));
+    }
+    let bag = BagId::parse_lenient(&bag_text)
+        .map_err(|e| ApiError::BadRequest(format!("invalid bagId {bag_text:?}: {e}")))?;
+    let canonical_bag = bag.to_string();
+    let object = ledger
+        .data_object(id)
+        .filter(|o| o.bag == canonical_bag)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("data object {id} does not exist in bag {canonical_bag}"))
+        })?;
+    if !ledger.bag_in_bucket(&canonical_bag, bucket_id) {
+        return Err(ApiError::BadRequest(format!(
+            "bag {canonical_bag} is not assigned to storage bucket {bucket_id}"
+        )));
+    }
+    if node.store.contains(id)? {
+        return Err(ApiError::BadRequest(format!("data object {id} is already stored")));
+    }
+    let limit = node.config.limits.object_size_max_bytes;
+    if object.size_bytes > limit {
+        return Err(ApiError::TooLarge(format!(
+            "data object {id} is {} bytes, more than this node's limit of {limit} bytes",
+            object.size_bytes
+        )));
+    }
+    if let Some(length) = declared_length {
+        if length > object.size_bytes + MULTIPART_OVERHEAD_MAX_BYTES {
+            return Err(ApiError::TooLarge(format!(
+                "the request body of {length} bytes is larger than data object {id} of {} bytes allows",
+                object.size_bytes
+            )));
+        }
+        if length < object.size_bytes {
+            return Err(ApiError::BadRequest(format!(
+                "the request body of {length} bytes cannot hold data object {id} of {} bytes",
+                object.size_bytes
+            )));
+        }
+    }
+    let digest = colossus_engine::multihash::decode(&object.multihash).map_err(|e| {
+        ApiError::Internal(format!("the ledger's multihash of object {id} is invalid: {e}"))
+    })?;
+    if node.config.upload_auth {
+        let token = token.ok_or_else(|| {
+            ApiError::Unauthorized(format!(
+                "an upload token is required in the {UPLOAD_TOKEN_HEADER} header (POST /api/v1/authToken)"
+            ))
+        })?;
+        node.tokens
+            .lock()
+            .redeem(token, id, bucket_id, &bag_text, now_unix_ms())
+            .map_err(|e| ApiError::Unauthorized(format!("upload token refused: {e}")))?;
+    }
+    Ok(Admitted {
+        object,
+        bag,
+        digest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_given_twice_must_agree() {
+        let mut params = UploadParams::default();
+        params.set("bagId", "static:council".into()).unwrap();
+        params.set("bagId", "static:council".into()).unwrap();
+        assert!(params.set("bagId", "dynamic:member:1".into()).is_err());
+        params.set("somethingElse", "x".into()).unwrap();
+        assert_eq!(params.bag_id.as_deref(), Some("static:council"));
+    }
+
+    #[test]
+    fn ids_are_decimal() {
+        assert_eq!(parse_id("42", "dataObjectId").unwrap(), 42);
+        assert!(parse_id("4x", "dataObjectId").is_err());
+        assert!(parse_id("", "dataObjectId").is_err());
+    }
+}

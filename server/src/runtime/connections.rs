@@ -1,0 +1,175 @@
+//! One core's connections: how many are open, and the local signal that tells each of them
+//! the core is shutting down. Everything here is single-threaded (one per core).
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+#[derive(Default)]
+struct Inner {
+    open: Cell<usize>,
+    shutting_down: Cell<bool>,
+    /// One slot per open connection, holding the waker of its shutdown watch (a slot per
+    /// connection keeps registering O(1) with thousands of connections).
+    shutdown_wakers: RefCell<Vec<Option<Waker>>>,
+    free_slots: RefCell<Vec<usize>>,
+    /// The few tasks (the accept loop, the drain) waiting for a connection to close.
+    change_wakers: RefCell<Vec<Waker>>,
+}
+
+/// The open connections of a core.
+#[derive(Clone, Default)]
+pub struct Connections(Rc<Inner>);
+
+impl Connections {
+    /// Counts a connection until the guard drops.
+    pub fn enter(&self) -> ConnectionGuard {
+        let inner = &self.0;
+        inner.open.set(inner.open.get() + 1);
+        let slot = match inner.free_slots.borrow_mut().pop() {
+            Some(slot) => slot,
+            None => {
+                let mut wakers = inner.shutdown_wakers.borrow_mut();
+                wakers.push(None);
+                wakers.len() - 1
+            }
+        };
+        ConnectionGuard {
+            connections: self.clone(),
+            slot,
+        }
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.0.open.get()
+    }
+
+    /// Tells every connection to finish its current request and close.
+    pub fn begin_shutdown(&self) {
+        self.0.shutting_down.set(true);
+        let wakers: Vec<Waker> = self
+            .0
+            .shutdown_wakers
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    /// Whether shutdown began.
+    pub fn shutting_down(&self) -> bool {
+        self.0.shutting_down.get()
+    }
+
+    /// Resolves once fewer than `count` connections are open.
+    pub fn below(&self, count: usize) -> Below {
+        Below {
+            connections: self.clone(),
+            count,
+        }
+    }
+}
+
+/// Keeps a connection counted, and watches for shutdown.
+pub struct ConnectionGuard {
+    connections: Connections,
+    slot: usize,
+}
+
+impl ConnectionGuard {
+    /// Resolves when the core begins shutting down.
+    pub fn shutdown(&self) -> ShutdownWatch<'_> {
+        ShutdownWatch { guard: self }
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        let inner = &self.connections.0;
+        inner.open.set(inner.open.get() - 1);
+        inner.shutdown_wakers.borrow_mut()[self.slot] = None;
+        inner.free_slots.borrow_mut().push(self.slot);
+        let wakers: Vec<Waker> = inner.change_wakers.borrow_mut().drain(..).collect();
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
+
+/// See [`ConnectionGuard::shutdown`].
+pub struct ShutdownWatch<'a> {
+    guard: &'a ConnectionGuard,
+}
+
+impl Future for ShutdownWatch<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let inner = &self.guard.connections.0;
+        if inner.shutting_down.get() {
+            return Poll::Ready(());
+        }
+        inner.shutdown_wakers.borrow_mut()[self.guard.slot] = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// See [`Connections::below`].
+pub struct Below {
+    connections: Connections,
+    count: usize,
+}
+
+impl Future for Below {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.connections.open() < self.count {
+            return Poll::Ready(());
+        }
+        let mut wakers = self.connections.0.change_wakers.borrow_mut();
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_wakes_on_close_and_shutdown() {
+        let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let connections = Connections::default();
+            let a = connections.enter();
+            let b = connections.enter();
+            assert_eq!(connections.open(), 2);
+            let waiter = monoio::spawn({
+                let c = connections.clone();
+                async move { c.below(1).await }
+            });
+            drop(a);
+            monoio::task::yield_now().await;
+            assert_eq!(connections.open(), 1);
+            drop(b);
+            waiter.await;
+            let guard = connections.enter();
+            let shutdown = monoio::spawn(async move { guard.shutdown().await });
+            monoio::task::yield_now().await;
+            connections.begin_shutdown();
+            shutdown.await;
+            assert!(connections.shutting_down());
+        });
+    }
+}

@@ -1,0 +1,355 @@
+//! Shared by the end-to-end tests: runs the real `colossus` binary on a random 127.0.0.1 port
+//! with a temporary data directory, and talks to it over real HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_colossus")
+}
+
+/// A running node.
+pub struct Node {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    /// Keeps the data directory alive when the test made it.
+    _temp: Option<tempfile::TempDir>,
+    /// Lines the node printed on stdout after the listening line.
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Node {
+    /// A `--dev` node in a fresh data directory with `extra` flags.
+    pub fn start_dev(extra: &[&str]) -> Node {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data = temp.path().join("data");
+        let mut args = vec!["--dev"];
+        args.extend_from_slice(extra);
+        let mut node = Node::start_in(&data, &args);
+        node._temp = Some(temp);
+        node
+    }
+
+    /// A node on `data` with `args` (besides --data and --listen).
+    pub fn start_in(data: &Path, args: &[&str]) -> Node {
+        let mut child = Command::new(binary())
+            .arg("server")
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0", "--threads", "2"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn colossus");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                println!("[node] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the node did not report where it listens within 60 s");
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split_whitespace().next().expect("address");
+                break addr.parse().expect("socket address");
+            }
+        };
+        Node {
+            child,
+            addr,
+            data: data.to_path_buf(),
+            _temp: None,
+            stdout: rx,
+        }
+    }
+
+    /// `http://addr/api/v1<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}/api/v1{path}", self.addr)
+    }
+
+    /// The admin token the node generated.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data.join("admin.token"))
+            .expect("admin token")
+            .trim()
+            .to_string()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        signal(&self.child, libc::SIGTERM);
+        let status = wait_timeout(&mut self.child, Duration::from_secs(60))
+            .expect("the node did not stop within 60 s of SIGTERM");
+        status
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sends a signal to a child.
+pub fn signal(child: &Child, signal: i32) {
+    // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
+    let rc = unsafe { libc::kill(child.id() as i32, signal) };
+    assert_eq!(rc, 0, "kill failed");
+}
+
+/// Waits up to `timeout` for a child to exit.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A ureq agent that does not turn 4xx/5xx into errors of its own kind.
+pub fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(120))
+        .build()
+}
+
+/// An HTTP answer, whatever its status.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "answer is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// Asserts an error answer: this status, JSON {type, message}.
+    pub fn assert_error(&self, status: u16) -> serde_json::Value {
+        assert_eq!(
+            self.status,
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        let json = self.json();
+        assert!(json["type"].is_string(), "no type in {json}");
+        assert!(json["message"].is_string(), "no message in {json}");
+        json
+    }
+}
+
+fn answer_of(result: Result<ureq::Response, ureq::Error>) -> Answer {
+    let response = match result {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .flat_map(|name| {
+            response
+                .all(&name)
+                .into_iter()
+                .map(|v| (name.clone(), v.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut body = Vec::new();
+    response
+        .into_reader()
+        .take(u64::MAX)
+        .read_to_end(&mut body)
+        .expect("read body");
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Sends a request with optional headers and body.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Answer {
+    let mut req = agent().request(method, url);
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
+    answer_of(match body {
+        Some(body) => req.send_bytes(body),
+        None => req.call(),
+    })
+}
+
+pub fn get(url: &str) -> Answer {
+    request("GET", url, &[], None)
+}
+
+/// Applies one ledger change through the admin API.
+pub fn admin_apply(node: &Node, mutation: serde_json::Value) -> Answer {
+    let token = format!("Bearer {}", node.admin_token());
+    request(
+        "POST",
+        &node.url("/admin/ledger"),
+        &[("Authorization", &token), ("Content-Type", "application/json")],
+        Some(mutation.to_string().as_bytes()),
+    )
+}
+
+/// Deterministic test content.
+pub fn content(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// The network's multihash of `bytes`.
+pub fn multihash(bytes: &[u8]) -> String {
+    colossus_engine::multihash::of(bytes)
+}
+
+/// Registers object `id` of `bytes` in `bag` in the ledger.
+pub fn create_object(node: &Node, id: u64, bag: &str, bytes: &[u8]) {
+    let answer = admin_apply(
+        node,
+        serde_json::json!({
+            "op": "createObject",
+            "object": {"id": id, "bag": bag, "sizeBytes": bytes.len(), "multihash": multihash(bytes)}
+        }),
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "createObject: {}",
+        String::from_utf8_lossy(&answer.body)
+    );
+}
+
+/// A multipart/form-data body with text fields then one file part.
+pub fn multipart(boundary: &str, fields: &[(&str, &str)], file: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+        .unwrap();
+    }
+    write!(
+        body,
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .unwrap();
+    body.extend_from_slice(file);
+    write!(body, "\r\n--{boundary}--\r\n").unwrap();
+    body
+}
+
+pub const BOUNDARY: &str = "----colossus-test-boundary-7MA4YWxkTrZu0gW";
+
+/// POST /files with the parameters in the query string (the current reference client).
+pub fn upload(node: &Node, id: u64, bag: &str, bytes: &[u8], token: Option<&str>) -> Answer {
+    let url = format!(
+        "{}?dataObjectId={id}&storageBucketId=0&bagId={}",
+        node.url("/files"),
+        bag.replace(':', "%3A")
+    );
+    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let mut headers = vec![("Content-Type", content_type.as_str())];
+    if let Some(token) = token {
+        headers.push(("x-api-key", token));
+    }
+    request("POST", &url, &headers, Some(&multipart(BOUNDARY, &[], bytes)))
+}
+
+/// Raw HTTP/1.1 over a TcpStream, for what clients libraries will not do.
+pub fn raw_connect(node: &Node) -> TcpStream {
+    let stream = TcpStream::connect(node.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+}
+
+/// Sends raw bytes and reads until the server closes or `timeout`.
+pub fn raw_exchange(node: &Node, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = raw_connect(node);
+    stream.write_all(bytes).expect("write");
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    out
+}
+
+/// Asks the node for an upload token as `member_uri` (sr25519) controlling `member_id`.
+pub fn auth_token(node: &Node, member_uri: &str, member_id: u64, id: u64, bag: &str) -> Answer {
+    let key = colossus::auth::keys::KeyPair::from_uri(
+        member_uri,
+        colossus::auth::keys::CryptoScheme::Sr25519,
+    )
+    .expect("member key");
+    let body = colossus::client::token_request_body(&key, member_id, id, 0, bag).expect("body");
+    request(
+        "POST",
+        &node.url("/authToken"),
+        &[("Content-Type", "application/json")],
+        Some(body.as_bytes()),
+    )
+}
+
+/// A token for //Alice (member 1 on a --dev node).
+pub fn alice_token(node: &Node, id: u64, bag: &str) -> String {
+    let answer = auth_token(node, "//Alice", 1, id, bag);
+    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    answer.json()["token"].as_str().expect("token").to_string()
+}
+
+/// Creates object `id` in the ledger and uploads it with a fresh token; returns the answer.
+pub fn put(node: &Node, id: u64, bag: &str, bytes: &[u8]) -> Answer {
+    create_object(node, id, bag, bytes);
+    let token = alice_token(node, id, bag);
+    upload(node, id, bag, bytes, Some(&token))
+}
