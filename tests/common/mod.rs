@@ -353,3 +353,200 @@ pub fn put(node: &Node, id: u64, bag: &str, bytes: &[u8]) -> Answer {
     let token = alice_token(node, id, bag);
     upload(node, id, bag, bytes, Some(&token))
 }
+
+/// GET /state/data as JSON.
+pub fn state_data(node: &Node) -> serde_json::Value {
+    let answer = get(&node.url("/state/data"));
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    answer.json()
+}
+
+/// Polls `check` every 50 ms until it returns Some, failing the test with `what` after
+/// `timeout` (a deadline for behaviour the node performs asynchronously, not a speed check).
+pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until /state/data shows `count` uploads holding reservations.
+pub fn wait_for_uploads_in_flight(node: &Node, count: u64) -> serde_json::Value {
+    wait_for(
+        Duration::from_secs(20),
+        &format!("tempDownloads to be {count}"),
+        || {
+            let stats = state_data(node);
+            (stats["tempDownloads"] == count).then_some(stats)
+        },
+    )
+}
+
+/// An HTTP answer read off a raw connection.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl RawAnswer {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "answer is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// Reads one HTTP/1.1 answer (head, then a Content-Length body) from `stream`; None if the
+/// connection ends (EOF, reset, read timeout) before a whole answer arrived.
+pub fn read_raw_answer(stream: &mut TcpStream) -> Option<RawAnswer> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    let length: usize = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = buffer[head_end..].to_vec();
+    while body.len() < length {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+    }
+    body.truncate(length);
+    Some(RawAnswer { status, head, body })
+}
+
+/// An upload sent by hand over a raw connection, so a test can pause, stall or drop it in the
+/// middle of its body.
+pub struct RawUpload {
+    pub stream: TcpStream,
+    body: Vec<u8>,
+    sent: usize,
+}
+
+impl RawUpload {
+    /// Connects and sends the request head of an upload of `bytes` as object `id` of `bag`
+    /// (parameters in the query string), and no body byte yet.
+    pub fn begin(node: &Node, id: u64, bag: &str, bytes: &[u8], token: Option<&str>) -> RawUpload {
+        let query = format!(
+            "dataObjectId={id}&storageBucketId=0&bagId={}",
+            bag.replace(':', "%3A")
+        );
+        let body = multipart(BOUNDARY, &[], bytes);
+        Self::begin_with(node, &format!("/api/v1/files?{query}"), body, token)
+    }
+
+    /// Like `begin`, with the parameters as form fields before the file part (the 2021 API).
+    pub fn begin_form(
+        node: &Node,
+        id: u64,
+        bag: &str,
+        bytes: &[u8],
+        token: Option<&str>,
+    ) -> RawUpload {
+        let id = id.to_string();
+        let fields = [
+            ("dataObjectId", id.as_str()),
+            ("storageBucketId", "0"),
+            ("bagId", bag),
+        ];
+        let body = multipart(BOUNDARY, &fields, bytes);
+        Self::begin_with(node, "/api/v1/files", body, token)
+    }
+
+    fn begin_with(node: &Node, target: &str, body: Vec<u8>, token: Option<&str>) -> RawUpload {
+        let mut stream = raw_connect(node);
+        let mut head = format!(
+            "POST {target} HTTP/1.1\r\nHost: {}\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n",
+            node.addr,
+            body.len()
+        );
+        if let Some(token) = token {
+            head.push_str(&format!("x-api-key: {token}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream
+            .write_all(head.as_bytes())
+            .expect("send the request head");
+        RawUpload {
+            stream,
+            body,
+            sent: 0,
+        }
+    }
+
+    /// Body bytes not sent yet.
+    pub fn remaining(&self) -> usize {
+        self.body.len() - self.sent
+    }
+
+    /// Sends the next `count` body bytes (at most what remains).
+    pub fn send(&mut self, count: usize) -> std::io::Result<()> {
+        let end = (self.sent + count).min(self.body.len());
+        self.stream.write_all(&self.body[self.sent..end])?;
+        self.sent = end;
+        Ok(())
+    }
+
+    /// Sends the rest of the body.
+    pub fn send_rest(&mut self) -> std::io::Result<()> {
+        self.send(self.remaining())
+    }
+
+    /// Reads the answer; None if the connection ends first.
+    pub fn answer(&mut self) -> Option<RawAnswer> {
+        read_raw_answer(&mut self.stream)
+    }
+}
+
+/// Every file under `dir`, as paths relative to it.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.push(path.strip_prefix(root).expect("under root").to_path_buf());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
