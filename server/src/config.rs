@@ -14,10 +14,13 @@ pub struct Limits {
     pub header_size_max_bytes: usize,
     /// Most request headers.
     pub headers_max: usize,
-    /// Time a client has to send a whole request head, from its first byte (slowloris).
+    /// Time a client has to send a whole request head, counted from when the connection
+    /// starts waiting for one (slowloris). hyper starts this clock on a fresh connection and
+    /// after every response, so it also bounds how long a keep-alive connection may sit idle
+    /// between requests.
     pub header_read_timeout_ms: u64,
-    /// A connection that moves no byte in either direction for this long is closed: idle
-    /// keep-alive connections, and clients that stopped reading a response.
+    /// A connection that moves no byte in either direction for this long is closed, whatever
+    /// it is doing: clients that stopped reading a response, stalled exchanges.
     pub idle_timeout_ms: u64,
     /// Longest wait for the next piece of a request body.
     pub body_read_timeout_ms: u64,
@@ -43,7 +46,7 @@ impl Default for Limits {
             connections_per_core_max: 16_384,
             header_size_max_bytes: 16 * 1024,
             headers_max: 64,
-            header_read_timeout_ms: 10_000,
+            header_read_timeout_ms: 20_000,
             idle_timeout_ms: 60_000,
             body_read_timeout_ms: 30_000,
             uploads_in_flight_max: 1024,

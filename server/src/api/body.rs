@@ -10,7 +10,8 @@ use bytes::Bytes;
 use colossus_engine::{EngineError, ObjectReader};
 use http_body::{Body, Frame, SizeHint};
 
-type NextChunk = Pin<Box<dyn Future<Output = (ObjectReader, Option<Result<Bytes, EngineError>>)>>>;
+type NextChunk =
+    Pin<Box<dyn Future<Output = (Box<ObjectReader>, Option<Result<Bytes, EngineError>>)>>>;
 
 /// A response body.
 pub struct ApiBody {
@@ -20,7 +21,7 @@ pub struct ApiBody {
 enum Kind {
     Full(Option<Bytes>),
     Object {
-        reader: Option<ObjectReader>,
+        reader: Option<Box<ObjectReader>>,
         pending: Option<NextChunk>,
         remaining_bytes: u64,
     },
@@ -47,7 +48,7 @@ impl ApiBody {
         let remaining_bytes = reader.remaining_bytes();
         Self {
             kind: Kind::Object {
-                reader: Some(reader),
+                reader: Some(Box::new(reader)),
                 pending: None,
                 remaining_bytes,
             },

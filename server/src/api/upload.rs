@@ -14,6 +14,7 @@ use super::{json_response, next_body_bytes, now_unix_ms, ApiBody, ApiError};
 use crate::compat::bag_id::BagId;
 use crate::http::multipart::{self, Event, MultipartLimits, MultipartParser};
 use crate::ledger::DataObject;
+use crate::node::UploadSlot;
 use crate::runtime::Core;
 
 /// Header carrying the upload token (the giza spec's `UploadAuth` scheme).
@@ -70,20 +71,22 @@ impl UploadParams {
 
 /// What the checks established.
 struct Admitted {
+    /// Holds the upload's share of the in-flight limits until the upload ends.
+    _slot: UploadSlot,
     object: DataObject,
     bag: BagId,
     digest: [u8; 32],
 }
 
 /// The body as a stream of multipart events.
-struct MultipartBody {
-    body: Incoming,
+struct MultipartBody<'a> {
+    body: &'a mut Incoming,
     parser: MultipartParser,
     timeout: Duration,
     ended: bool,
 }
 
-impl MultipartBody {
+impl MultipartBody<'_> {
     /// The next event; Err if the body ends before the closing boundary.
     async fn next(&mut self) -> Result<Event, ApiError> {
         loop {
@@ -96,7 +99,7 @@ impl MultipartBody {
                     "the multipart body ended before its closing boundary".into(),
                 ));
             }
-            match next_body_bytes(&mut self.body, self.timeout).await? {
+            match next_body_bytes(self.body, self.timeout).await? {
                 Some(bytes) => self.parser.push(bytes),
                 None => self.ended = true,
             }
@@ -108,24 +111,60 @@ fn multipart_error(error: multipart::MultipartError) -> ApiError {
     ApiError::BadRequest(format!("malformed multipart body: {error}"))
 }
 
+/// Body bytes read and dropped after a refusal, so that clients which send the whole body
+/// before reading the answer (most do, unless they use `Expect: 100-continue`) get the JSON
+/// error rather than a connection reset. Larger bodies are cut off.
+pub const REFUSED_BODY_DRAIN_MAX_BYTES: u64 = 1 << 20;
+
+/// Longest wait for each piece of a refused body being drained.
+const REFUSED_BODY_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// POST /files.
 pub async fn upload(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBody>, ApiError> {
+    let expects_continue = request
+        .headers()
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let (head, mut body) = request.into_parts();
+    let outcome = receive(core, &head, &mut body).await;
+    if outcome.is_err() && !expects_continue {
+        drain(&mut body).await;
+    }
+    outcome
+}
+
+/// Reads and drops what is left of a refused body, up to a bound.
+async fn drain(body: &mut Incoming) {
+    let mut dropped = 0u64;
+    while dropped <= REFUSED_BODY_DRAIN_MAX_BYTES {
+        match next_body_bytes(body, REFUSED_BODY_DRAIN_TIMEOUT).await {
+            Ok(Some(bytes)) => dropped += bytes.len() as u64,
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+async fn receive(
+    core: &Core,
+    request: &http::request::Parts,
+    body: &mut Incoming,
+) -> Result<Response<ApiBody>, ApiError> {
     let node = &core.node;
     let limits = &node.config.limits;
     let mut params = UploadParams::default();
-    let query = request.uri().query();
+    let query = request.uri.query();
     for name in ["dataObjectId", "storageBucketId", "bagId"] {
         if let Some(value) = query_param(query, name).map_err(ApiError::BadRequest)? {
             params.set(name, value)?;
         }
     }
     let content_type = request
-        .headers()
+        .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::BadRequest("Content-Type multipart/form-data is required".into()))?;
     let boundary = multipart::boundary_from_content_type(content_type).map_err(multipart_error)?;
-    let declared_length = super::content_length(request.headers())?;
+    let declared_length = super::content_length(&request.headers)?;
     if let Some(length) = declared_length {
         if length > limits.object_size_max_bytes + MULTIPART_OVERHEAD_MAX_BYTES {
             return Err(ApiError::TooLarge(format!(
@@ -135,7 +174,7 @@ pub async fn upload(core: &Core, request: Request<Incoming>) -> Result<Response<
         }
     }
     let token = request
-        .headers()
+        .headers
         .get(UPLOAD_TOKEN_HEADER)
         .map(|v| v.to_str().map(str::to_owned))
         .transpose()
@@ -152,7 +191,7 @@ pub async fn upload(core: &Core, request: Request<Incoming>) -> Result<Response<
         None
     };
     let mut body = MultipartBody {
-        body: request.into_body(),
+        body,
         parser: MultipartParser::new(&boundary, MultipartLimits::default()).map_err(multipart_error)?,
         timeout: Duration::from_millis(limits.body_read_timeout_ms),
         ended: false,
@@ -161,12 +200,6 @@ pub async fn upload(core: &Core, request: Request<Incoming>) -> Result<Response<
     let admitted = match early {
         Some(admitted) => admitted,
         None => admit(core, &params, declared_length, token.as_deref())?,
-    };
-    let Some(_slot) = node.admit_upload(admitted.object.size_bytes) else {
-        return Err(ApiError::Unavailable(format!(
-            "the node is at its limit of uploads in flight ({} uploads, {} bytes); retry later",
-            limits.uploads_in_flight_max, limits.upload_bytes_in_flight_max
-        )));
     };
     let bag_text = admitted.bag.to_string();
     let mut upload = core.writer.begin_upload(UploadSpec {
@@ -185,7 +218,7 @@ pub async fn upload(core: &Core, request: Request<Incoming>) -> Result<Response<
         }
     }
     // Whatever follows the file part (more fields, the closing boundary) is read and ignored.
-    drain(&mut body).await?;
+    read_to_end(&mut body).await?;
     let auto_accept = node.ledger.auto_accept_uploads();
     let meta = upload
         .commit(CommitSpec {
@@ -207,7 +240,7 @@ pub async fn upload(core: &Core, request: Request<Incoming>) -> Result<Response<
 
 /// Reads text parts until the file part starts (a part named `file`, or any part with a
 /// filename).
-async fn read_text_fields(body: &mut MultipartBody, params: &mut UploadParams) -> Result<(), ApiError> {
+async fn read_text_fields(body: &mut MultipartBody<'_>, params: &mut UploadParams) -> Result<(), ApiError> {
     loop {
         match body.next().await? {
             Event::PartStart { name, filename, .. } => {
@@ -248,7 +281,7 @@ async fn read_text_fields(body: &mut MultipartBody, params: &mut UploadParams) -
     }
 }
 
-async fn drain(body: &mut MultipartBody) -> Result<(), ApiError> {
+async fn read_to_end(body: &mut MultipartBody<'_>) -> Result<(), ApiError> {
     loop {
         if let Event::End = body.next().await? {
             return Ok(());
@@ -332,6 +365,13 @@ fn admit(
     let digest = colossus_engine::multihash::decode(&object.multihash).map_err(|e| {
         ApiError::Internal(format!("the ledger's multihash of object {id} is invalid: {e}"))
     })?;
+    let limits = &node.config.limits;
+    let slot = node.admit_upload(object.size_bytes).ok_or_else(|| {
+        ApiError::Unavailable(format!(
+            "the node is at its limit of uploads in flight ({} uploads, {} bytes); retry later",
+            limits.uploads_in_flight_max, limits.upload_bytes_in_flight_max
+        ))
+    })?;
     if node.config.upload_auth {
         let token = token.ok_or_else(|| {
             ApiError::Unauthorized(format!(
@@ -344,6 +384,7 @@ fn admit(
             .map_err(|e| ApiError::Unauthorized(format!("upload token refused: {e}")))?;
     }
     Ok(Admitted {
+        _slot: slot,
         object,
         bag,
         digest,

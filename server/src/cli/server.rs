@@ -47,10 +47,11 @@ pub struct ServerArgs {
     /// Largest request head, bytes.
     #[arg(long, default_value_t = Limits::default().header_size_max_bytes)]
     pub max_header_size: usize,
-    /// Time to receive a whole request head, ms.
+    /// Time to receive a whole request head, ms; also how long a keep-alive connection may
+    /// wait idle for its next request.
     #[arg(long, default_value_t = Limits::default().header_read_timeout_ms)]
     pub header_read_timeout_ms: u64,
-    /// Close connections that move no byte for this long, ms.
+    /// Close connections that move no byte in either direction for this long, ms.
     #[arg(long, default_value_t = Limits::default().idle_timeout_ms)]
     pub idle_timeout_ms: u64,
     /// Longest wait for the next piece of a request body, ms.

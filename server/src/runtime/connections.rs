@@ -7,10 +7,22 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+/// Where a core is in its life; only ever moves forward.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Serving.
+    #[default]
+    Running,
+    /// Finish the request in progress, then close.
+    ShuttingDown,
+    /// The shutdown grace is over: close now, abandoning what is in progress.
+    Aborting,
+}
+
 #[derive(Default)]
 struct Inner {
     open: Cell<usize>,
-    shutting_down: Cell<bool>,
+    phase: Cell<Phase>,
     /// One slot per open connection, holding the waker of its shutdown watch (a slot per
     /// connection keeps registering O(1) with thousands of connections).
     shutdown_wakers: RefCell<Vec<Option<Waker>>>,
@@ -49,7 +61,18 @@ impl Connections {
 
     /// Tells every connection to finish its current request and close.
     pub fn begin_shutdown(&self) {
-        self.0.shutting_down.set(true);
+        self.advance(Phase::ShuttingDown);
+    }
+
+    /// Tells every connection to close now.
+    pub fn abort(&self) {
+        self.advance(Phase::Aborting);
+    }
+
+    fn advance(&self, phase: Phase) {
+        if self.0.phase.get() < phase {
+            self.0.phase.set(phase);
+        }
         let wakers: Vec<Waker> = self
             .0
             .shutdown_wakers
@@ -64,7 +87,7 @@ impl Connections {
 
     /// Whether shutdown began.
     pub fn shutting_down(&self) -> bool {
-        self.0.shutting_down.get()
+        self.0.phase.get() >= Phase::ShuttingDown
     }
 
     /// Resolves once fewer than `count` connections are open.
@@ -83,9 +106,9 @@ pub struct ConnectionGuard {
 }
 
 impl ConnectionGuard {
-    /// Resolves when the core begins shutting down.
-    pub fn shutdown(&self) -> ShutdownWatch<'_> {
-        ShutdownWatch { guard: self }
+    /// Resolves once the core reaches `phase`.
+    pub fn reached(&self, phase: Phase) -> PhaseWatch<'_> {
+        PhaseWatch { guard: self, phase }
     }
 }
 
@@ -102,17 +125,18 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// See [`ConnectionGuard::shutdown`].
-pub struct ShutdownWatch<'a> {
+/// See [`ConnectionGuard::reached`].
+pub struct PhaseWatch<'a> {
     guard: &'a ConnectionGuard,
+    phase: Phase,
 }
 
-impl Future for ShutdownWatch<'_> {
+impl Future for PhaseWatch<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let inner = &self.guard.connections.0;
-        if inner.shutting_down.get() {
+        if inner.phase.get() >= self.phase {
             return Poll::Ready(());
         }
         inner.shutdown_wakers.borrow_mut()[self.guard.slot] = Some(cx.waker().clone());
@@ -145,6 +169,21 @@ impl Future for Below {
 mod tests {
     use super::*;
 
+    /// Lets other tasks run once.
+    async fn yield_once() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
     #[test]
     fn counts_and_wakes_on_close_and_shutdown() {
         let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
@@ -160,13 +199,13 @@ mod tests {
                 async move { c.below(1).await }
             });
             drop(a);
-            monoio::task::yield_now().await;
+            yield_once().await;
             assert_eq!(connections.open(), 1);
             drop(b);
             waiter.await;
             let guard = connections.enter();
-            let shutdown = monoio::spawn(async move { guard.shutdown().await });
-            monoio::task::yield_now().await;
+            let shutdown = monoio::spawn(async move { guard.reached(Phase::ShuttingDown).await });
+            yield_once().await;
             connections.begin_shutdown();
             shutdown.await;
             assert!(connections.shutting_down());

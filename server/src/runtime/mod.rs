@@ -22,7 +22,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::api;
 use crate::node::Node;
 use activity::{Activity, TrackedIo};
-use connections::Connections;
+use connections::{Connections, Phase};
+
+/// How long aborted connections get to drop their work once the shutdown grace is over.
+const ABORT_WAIT: Duration = Duration::from_secs(5);
 
 /// Pending connections the kernel queues per listener.
 pub const LISTEN_BACKLOG: i32 = 4096;
@@ -183,6 +186,16 @@ async fn accept_loop(core: Rc<Core>, listener: monoio::net::TcpListener, mut sto
             connections.open(),
             limits.shutdown_grace_ms
         );
+        // Dropping a connection drops its request handler, and with it any engine upload in
+        // progress, which releases its reservation: nothing half-written becomes visible.
+        connections.abort();
+        if monoio::time::timeout(ABORT_WAIT, connections.below(1)).await.is_err() {
+            eprintln!(
+                "colossus: core {}: {} connections did not close after being aborted",
+                core.index,
+                connections.open()
+            );
+        }
     }
 }
 
@@ -222,10 +235,11 @@ async fn serve_connection(
     loop {
         monoio::select! {
             _ = connection.as_mut() => break,
-            _ = guard.shutdown(), if !shutdown_sent => {
+            _ = guard.reached(Phase::ShuttingDown), if !shutdown_sent => {
                 shutdown_sent = true;
                 connection.as_mut().graceful_shutdown();
             }
+            _ = guard.reached(Phase::Aborting) => break,
             _ = monoio::time::sleep_until((activity.last() + idle).into()) => {
                 if activity.last().elapsed() >= idle {
                     break;
