@@ -94,9 +94,8 @@ impl Node {
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         signal(&self.child, libc::SIGTERM);
-        let status = wait_timeout(&mut self.child, Duration::from_secs(60))
-            .expect("the node did not stop within 60 s of SIGTERM");
-        status
+        wait_timeout(&mut self.child, Duration::from_secs(60))
+            .expect("the node did not stop within 60 s of SIGTERM")
     }
 }
 
@@ -229,7 +228,10 @@ pub fn admin_apply(node: &Node, mutation: serde_json::Value) -> Answer {
     request(
         "POST",
         &node.url("/admin/ledger"),
-        &[("Authorization", &token), ("Content-Type", "application/json")],
+        &[
+            ("Authorization", &token),
+            ("Content-Type", "application/json"),
+        ],
         Some(mutation.to_string().as_bytes()),
     )
 }
@@ -303,7 +305,12 @@ pub fn upload(node: &Node, id: u64, bag: &str, bytes: &[u8], token: Option<&str>
     if let Some(token) = token {
         headers.push(("x-api-key", token));
     }
-    request("POST", &url, &headers, Some(&multipart(BOUNDARY, &[], bytes)))
+    request(
+        "POST",
+        &url,
+        &headers,
+        Some(&multipart(BOUNDARY, &[], bytes)),
+    )
 }
 
 /// Raw HTTP/1.1 over a TcpStream, for what clients libraries will not do.
@@ -343,7 +350,12 @@ pub fn auth_token(node: &Node, member_uri: &str, member_id: u64, id: u64, bag: &
 /// A token for //Alice (member 1 on a --dev node).
 pub fn alice_token(node: &Node, id: u64, bag: &str) -> String {
     let answer = auth_token(node, "//Alice", 1, id, bag);
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     answer.json()["token"].as_str().expect("token").to_string()
 }
 
