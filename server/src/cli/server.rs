@@ -47,6 +47,15 @@ pub struct ServerArgs {
     /// Largest request head, bytes.
     #[arg(long, default_value_t = Limits::default().header_size_max_bytes)]
     pub max_header_size: usize,
+    /// Most headers in a request.
+    #[arg(long, default_value_t = Limits::default().headers_max)]
+    pub max_headers: usize,
+    /// Largest JSON request body (authToken, admin API), bytes.
+    #[arg(long, default_value_t = Limits::default().json_body_max_bytes)]
+    pub max_json_body: usize,
+    /// Upload tokens outstanding at once (each remembered until used or expired).
+    #[arg(long, default_value_t = Limits::default().upload_tokens_max)]
+    pub max_upload_tokens: usize,
     /// Time to receive a whole request head, ms; also how long a keep-alive connection may
     /// wait idle for its next request.
     #[arg(long, default_value_t = Limits::default().header_read_timeout_ms)]
@@ -81,6 +90,9 @@ impl ServerArgs {
         let limits = Limits {
             connections_per_core_max: self.max_connections_per_core,
             header_size_max_bytes: self.max_header_size,
+            headers_max: self.max_headers,
+            json_body_max_bytes: self.max_json_body,
+            upload_tokens_max: self.max_upload_tokens,
             header_read_timeout_ms: self.header_read_timeout_ms,
             idle_timeout_ms: self.idle_timeout_ms,
             body_read_timeout_ms: self.body_read_timeout_ms,
@@ -89,7 +101,6 @@ impl ServerArgs {
             object_size_max_bytes: self.max_object_size,
             upload_token_ttl_ms: self.upload_token_ttl_ms,
             shutdown_grace_ms: self.shutdown_grace_ms,
-            ..Limits::default()
         };
         let positive = [
             (
@@ -101,6 +112,9 @@ impl ServerArgs {
             ("--body-read-timeout-ms", limits.body_read_timeout_ms),
             ("--max-uploads-in-flight", limits.uploads_in_flight_max),
             ("--upload-token-ttl-ms", limits.upload_token_ttl_ms),
+            ("--max-headers", limits.headers_max as u64),
+            ("--max-json-body", limits.json_body_max_bytes as u64),
+            ("--max-upload-tokens", limits.upload_tokens_max as u64),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(format!("{flag} must be at least 1"));
