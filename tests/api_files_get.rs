@@ -12,7 +12,12 @@ fn get_head_ranges_and_conditionals() {
     let node = Node::start_dev(&[]);
     let bytes = content(1, 300_000);
     let answer = put(&node, 1, BAG, &bytes);
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     let hash = multihash(&bytes);
     assert_eq!(answer.json()["id"], hash);
     let url = node.url("/files/1");
@@ -35,8 +40,14 @@ fn get_head_ranges_and_conditionals() {
     for name in ["Content-Range", "Content-Length", "ETag", "Accept-Ranges"] {
         assert!(exposed.contains(name), "{name} not exposed: {exposed}");
     }
-    assert_eq!(full.header("content-type"), Some("application/octet-stream"));
-    let last_modified = full.header("last-modified").expect("last-modified").to_string();
+    assert_eq!(
+        full.header("content-type"),
+        Some("application/octet-stream")
+    );
+    let last_modified = full
+        .header("last-modified")
+        .expect("last-modified")
+        .to_string();
     assert!(httpdate_parses(&last_modified), "{last_modified}");
 
     // HEAD: the same headers, no body.
@@ -45,7 +56,10 @@ fn get_head_ranges_and_conditionals() {
     assert!(head.body.is_empty());
     assert_eq!(head.header("content-length"), Some("300000"));
     assert_eq!(head.header("etag"), Some(etag.as_str()));
-    assert_eq!(head.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        head.header("content-type"),
+        Some("application/octet-stream")
+    );
 
     // Ranges: first byte, last byte, a middle span, open ended, suffixes, past the end.
     let n = bytes.len() as u64;
@@ -164,11 +178,7 @@ fn empty_and_typed_objects() {
     assert_eq!(empty.header("content-length"), Some("0"));
     get_with_range_is_416(&node, 5, "bytes=0-0");
 
-    let png = [
-        &b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..],
-        &content(9, 100)[..],
-    ]
-    .concat();
+    let png = [&b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..], &content(9, 100)[..]].concat();
     assert_eq!(put(&node, 6, BAG, &png).status, 201);
     let answer = get(&node.url("/files/6"));
     assert_eq!(answer.header("content-type"), Some("image/png"));

@@ -32,7 +32,12 @@ fn uploads_with_query_parameters_and_with_form_fields() {
     let node = Node::start_dev(&[]);
     let bytes = content(2, 1_500_000);
     let answer = put(&node, 10, BAG, &bytes);
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     assert_eq!(answer.json()["id"], multihash(&bytes));
     assert!(get(&node.url("/files/10")).body == bytes);
 
@@ -56,7 +61,12 @@ fn uploads_with_query_parameters_and_with_form_fields() {
         &[("Content-Type", &content_type), ("x-api-key", &token)],
         Some(&body),
     );
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     assert!(get(&node.url("/files/11")).body == bytes);
 
     // Stored objects show up in the state routes.
@@ -73,34 +83,74 @@ fn refusals_before_the_body() {
     create_object(&node, 20, BAG, &bytes);
 
     // Missing or malformed parameters.
-    upload_with_query(&node, "storageBucketId=0&bagId=dynamic:member:1", &bytes, &[])
-        .assert_error(400);
-    upload_with_query(&node, "dataObjectId=x&storageBucketId=0&bagId=dynamic:member:1", &bytes, &[])
-        .assert_error(400);
+    upload_with_query(
+        &node,
+        "storageBucketId=0&bagId=dynamic:member:1",
+        &bytes,
+        &[],
+    )
+    .assert_error(400);
+    upload_with_query(
+        &node,
+        "dataObjectId=x&storageBucketId=0&bagId=dynamic:member:1",
+        &bytes,
+        &[],
+    )
+    .assert_error(400);
     // A bucket this node does not operate, and one that takes no uploads: 503.
-    upload_with_query(&node, "dataObjectId=20&storageBucketId=5&bagId=dynamic:member:1", &bytes, &[])
-        .assert_error(503);
+    upload_with_query(
+        &node,
+        "dataObjectId=20&storageBucketId=5&bagId=dynamic:member:1",
+        &bytes,
+        &[],
+    )
+    .assert_error(503);
     let closed = serde_json::json!({"op": "putBucket", "bucket": {
         "id": 0, "operatorWorkerId": 0, "acceptingUploads": false, "allBags": true}});
     assert_eq!(admin_apply(&node, closed).status, 200);
-    upload_with_query(&node, "dataObjectId=20&storageBucketId=0&bagId=dynamic:member:1", &bytes, &[])
-        .assert_error(503);
+    upload_with_query(
+        &node,
+        "dataObjectId=20&storageBucketId=0&bagId=dynamic:member:1",
+        &bytes,
+        &[],
+    )
+    .assert_error(503);
     let open = serde_json::json!({"op": "putBucket", "bucket": {
         "id": 0, "operatorWorkerId": 0, "acceptingUploads": true, "allBags": true}});
     assert_eq!(admin_apply(&node, open).status, 200);
     // A bad bag id; an object not in that bag; an object not in the ledger.
-    upload_with_query(&node, "dataObjectId=20&storageBucketId=0&bagId=dynamic:planet:1", &bytes, &[])
-        .assert_error(400);
-    upload_with_query(&node, "dataObjectId=20&storageBucketId=0&bagId=static:council", &bytes, &[])
-        .assert_error(400);
-    upload_with_query(&node, "dataObjectId=21&storageBucketId=0&bagId=dynamic:member:1", &bytes, &[])
-        .assert_error(400);
+    upload_with_query(
+        &node,
+        "dataObjectId=20&storageBucketId=0&bagId=dynamic:planet:1",
+        &bytes,
+        &[],
+    )
+    .assert_error(400);
+    upload_with_query(
+        &node,
+        "dataObjectId=20&storageBucketId=0&bagId=static:council",
+        &bytes,
+        &[],
+    )
+    .assert_error(400);
+    upload_with_query(
+        &node,
+        "dataObjectId=21&storageBucketId=0&bagId=dynamic:member:1",
+        &bytes,
+        &[],
+    )
+    .assert_error(400);
     // A bag not assigned to the bucket.
     let bucket1 = serde_json::json!({"op": "putBucket", "bucket": {
         "id": 1, "operatorWorkerId": 0, "acceptingUploads": true, "allBags": false}});
     assert_eq!(admin_apply(&node, bucket1).status, 200);
-    upload_with_query(&node, "dataObjectId=20&storageBucketId=1&bagId=dynamic:member:1", &bytes, &[])
-        .assert_error(400);
+    upload_with_query(
+        &node,
+        "dataObjectId=20&storageBucketId=1&bagId=dynamic:member:1",
+        &bytes,
+        &[],
+    )
+    .assert_error(400);
     // Tokens: missing, garbage, for another object.
     let query = "dataObjectId=20&storageBucketId=0&bagId=dynamic:member:1";
     upload_with_query(&node, query, &bytes, &[]).assert_error(401);
@@ -113,7 +163,10 @@ fn refusals_before_the_body() {
     request(
         "POST",
         &format!("{}?{query}", node.url("/files")),
-        &[("Content-Type", "application/octet-stream"), ("x-api-key", &token)],
+        &[
+            ("Content-Type", "application/octet-stream"),
+            ("x-api-key", &token),
+        ],
         Some(&bytes),
     )
     .assert_error(400);
@@ -121,11 +174,19 @@ fn refusals_before_the_body() {
 
     // The right token works once; the object is then stored, and a second upload is refused.
     let answer = upload_with_query(&node, query, &bytes, &[("x-api-key", &token)]);
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     upload_with_query(&node, query, &bytes, &[("x-api-key", &token)]).assert_error(400);
     let again = alice_token(&node, 20, BAG);
     let json = upload_with_query(&node, query, &bytes, &[("x-api-key", &again)]).assert_error(400);
-    assert!(json["message"].as_str().unwrap().contains("already stored"), "{json}");
+    assert!(
+        json["message"].as_str().unwrap().contains("already stored"),
+        "{json}"
+    );
 }
 
 #[test]
@@ -211,5 +272,10 @@ fn multipart_without_a_file_part_or_closing_boundary() {
     assert_nothing_left(&node, 50);
     // With auth disabled, no token is needed.
     let answer = upload_with_query(&node, query, &bytes, &[]);
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
 }

@@ -8,7 +8,10 @@ use std::process::{Command, Output};
 use common::*;
 
 fn colossus(args: &[&str]) -> Output {
-    Command::new(binary()).args(args).output().expect("run colossus")
+    Command::new(binary())
+        .args(args)
+        .output()
+        .expect("run colossus")
 }
 
 fn stdout(output: &Output) -> String {
@@ -72,7 +75,10 @@ fn ledger_commands_change_what_the_node_enforces() {
     let out = ledger(&["list"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("70") && text.contains("71") && text.contains(&hash), "{text}");
+    assert!(
+        text.contains("70") && text.contains("71") && text.contains(&hash),
+        "{text}"
+    );
     let out = ledger(&["list", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("list --json");
     let objects = json["objects"].as_array().unwrap();
@@ -87,18 +93,27 @@ fn ledger_commands_change_what_the_node_enforces() {
         .any(|m| m["id"] == 7 && m["controller"] == address.as_str()));
 
     // The new member can upload object 70 with a token signed by its own key.
-    let body =
-        colossus::client::token_request_body(&key, 7, 70, 0, "dynamic:channel:4").unwrap();
+    let body = colossus::client::token_request_body(&key, 7, 70, 0, "dynamic:channel:4").unwrap();
     let answer = request(
         "POST",
         &node.url("/authToken"),
         &[("Content-Type", "application/json")],
         Some(body.as_bytes()),
     );
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     let token = answer.json()["token"].as_str().unwrap().to_string();
     let answer = upload(&node, 70, "dynamic:channel:4", &bytes, Some(&token));
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
 
     // delete-object drops the ledger entry and the stored copy.
     let out = ledger(&["delete-object", "--object-id", "70"]);
@@ -112,7 +127,13 @@ fn ledger_commands_change_what_the_node_enforces() {
     let out = ledger(&["delete-object", "--object-id", "70"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("404"), "{}", stderr(&out));
-    let out = ledger(&["add-member", "--member-id", "8", "--controller", "not-an-address"]);
+    let out = ledger(&[
+        "add-member",
+        "--member-id",
+        "8",
+        "--controller",
+        "not-an-address",
+    ]);
     assert!(!out.status.success());
     let wrong = dir.path().join("wrong.token");
     std::fs::write(&wrong, "0".repeat(64)).unwrap();

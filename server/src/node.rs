@@ -80,7 +80,17 @@ impl Node {
         };
         let store = Store::open(data.join(layout::STORE_DIR), store_config)?;
         let ledger = Arc::new(EmbeddedLedger::open(data)?);
-        if config.dev {
+        let journal = ledger.open_report();
+        if let Some(reason) = &journal.truncated_reason {
+            // A torn last line is an append whose fsync never returned: never acknowledged.
+            eprintln!(
+                "colossus: ledger journal: cut {} bytes of an unfinished last change ({reason})",
+                journal.truncated_bytes
+            );
+        }
+        // --dev seeds a ledger that has no worker yet (the first start); later starts keep
+        // whatever the admin API changed since.
+        if config.dev && ledger.worker_id().is_none() {
             let alice = crate::auth::keys::KeyPair::from_uri(
                 "//Alice",
                 crate::auth::keys::CryptoScheme::Sr25519,

@@ -20,27 +20,32 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorize<B>(core: &Core, request: &Request<B>) -> Result<Arc<EmbeddedLedger>, ApiError> {
-    let presented = request
-        .headers()
+fn authorize(core: &Core, headers: &http::HeaderMap) -> Result<Arc<EmbeddedLedger>, ApiError> {
+    let presented = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        // The scheme name is case-insensitive (RFC 9110 section 11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .ok_or_else(|| {
-            ApiError::Unauthorized("the admin API needs `Authorization: Bearer <admin token>`".into())
+            ApiError::Unauthorized(
+                "the admin API needs `Authorization: Bearer <admin token>`".into(),
+            )
         })?;
     if !constant_time_eq(presented.as_bytes(), core.node.admin_token.as_bytes()) {
         return Err(ApiError::Unauthorized("the admin token is wrong".into()));
     }
     core.node.embedded_ledger.clone().ok_or_else(|| {
-        ApiError::NotFound("this node's ledger is not the embedded one; it cannot be changed here".into())
+        ApiError::NotFound(
+            "this node's ledger is not the embedded one; it cannot be changed here".into(),
+        )
     })
 }
 
 /// GET /admin/ledger[?bag=BAG]: everything the ledger holds (objects of one bag if asked).
 pub fn ledger<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
-    let ledger = authorize(core, request)?;
+    let ledger = authorize(core, request.headers())?;
     let mut snapshot = ledger.snapshot();
     if let Some(bag) = query_param(request.uri().query(), "bag").map_err(ApiError::BadRequest)? {
         let bag = BagId::parse_lenient(&bag)
@@ -55,17 +60,21 @@ pub fn ledger<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>,
 
 /// GET /admin/ledger/next-object-id.
 pub fn next_object_id<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
-    let ledger = authorize(core, request)?;
+    let ledger = authorize(core, request.headers())?;
     let body = serde_json::json!({ "nextObjectId": ledger.next_object_id() });
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
 /// POST /admin/ledger: applies one mutation. Deleting an object also drops the stored copy;
 /// accepting one also marks the stored copy accepted.
-pub async fn apply(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBody>, ApiError> {
-    let ledger = authorize(core, &request)?;
+pub async fn apply(
+    core: &Core,
+    head: &http::request::Parts,
+    body: &mut Incoming,
+) -> Result<Response<ApiBody>, ApiError> {
+    let ledger = authorize(core, &head.headers)?;
     let max = core.node.config.limits.json_body_max_bytes;
-    let body = read_small_body(core, request, max).await?;
+    let body = read_small_body(core, head, body, max).await?;
     let mutation: Mutation = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid ledger change: {e}")))?;
     ledger.apply(mutation.clone())?;

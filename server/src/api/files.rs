@@ -54,8 +54,15 @@ pub async fn get(
     let mut response = Response::new(ApiBody::empty());
     let out = response.headers_mut();
     set(out, header::ETAG, &etag);
-    set(out, header::LAST_MODIFIED, &conditional::http_date(last_modified_unix_s));
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    set(
+        out,
+        header::LAST_MODIFIED,
+        &conditional::http_date(last_modified_unix_s),
+    );
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     out.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -71,7 +78,9 @@ pub async fn get(
 
     let size = meta.size_bytes;
     let wants_partial = match header_text(header::IF_RANGE) {
-        Some(if_range) => conditional::if_range_allows_partial(if_range, &etag, last_modified_unix_s),
+        Some(if_range) => {
+            conditional::if_range_allows_partial(if_range, &etag, last_modified_unix_s)
+        }
         None => true,
     };
     let outcome = match header_text(header::RANGE) {
@@ -102,7 +111,10 @@ pub async fn get(
         header::CONTENT_TYPE,
         HeaderValue::from_static(meta.content_type.mime()),
     );
-    out.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline"));
+    out.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("inline"),
+    );
     out.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -111,7 +123,11 @@ pub async fn get(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
-    set(out, header::CONTENT_LENGTH, &(span.end - span.start).to_string());
+    set(
+        out,
+        header::CONTENT_LENGTH,
+        &(span.end - span.start).to_string(),
+    );
     if request.method() == Method::HEAD || span.is_empty() {
         return Ok(response);
     }
@@ -135,7 +151,16 @@ mod tests {
     fn object_ids_are_decimal_u64() {
         assert_eq!(parse_object_id("0").unwrap(), 0);
         assert_eq!(parse_object_id("18446744073709551615").unwrap(), u64::MAX);
-        for bad in ["", "-1", "+1", "1.0", "0x10", "18446744073709551616", " 1", "١"] {
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "1.0",
+            "0x10",
+            "18446744073709551616",
+            " 1",
+            "١",
+        ] {
             assert!(parse_object_id(bad).is_err(), "{bad:?}");
         }
     }

@@ -37,9 +37,10 @@ pub async fn handle(core: &Core, request: Request<Incoming>) -> Response<ApiBody
         // HEAD answers carry the headers of GET (Content-Length included) and no body.
         *response.body_mut() = ApiBody::empty();
     }
-    response
-        .headers_mut()
-        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     response
 }
 
@@ -60,7 +61,12 @@ async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBo
     };
     match segments.as_slice() {
         ["files"] => match method {
-            Method::POST => upload::upload(core, request).await,
+            Method::POST => {
+                refusing_politely(request, async |head, body| {
+                    upload::upload(core, head, body).await
+                })
+                .await
+            }
             _ => Err(allow("POST, OPTIONS")),
         },
         ["files", id] => match method {
@@ -68,7 +74,12 @@ async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBo
             _ => Err(allow("GET, HEAD, OPTIONS")),
         },
         ["authToken"] => match method {
-            Method::POST => auth_token::auth_token(core, request).await,
+            Method::POST => {
+                refusing_politely(request, async |head, body| {
+                    auth_token::auth_token(core, head, body).await
+                })
+                .await
+            }
             _ => Err(allow("POST, OPTIONS")),
         },
         ["state", "data-objects"] => get_only(&method, allow, || state::data_objects(core)),
@@ -85,9 +96,14 @@ async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBo
             ))
         }),
         ["admin", "ledger"] => match method {
-            Method::GET => admin::ledger(core, &request),
-            Method::POST => admin::apply(core, request).await,
-            _ => Err(allow("GET, POST, OPTIONS")),
+            Method::GET | Method::HEAD => admin::ledger(core, &request),
+            Method::POST => {
+                refusing_politely(request, async |head, body| {
+                    admin::apply(core, head, body).await
+                })
+                .await
+            }
+            _ => Err(allow("GET, HEAD, POST, OPTIONS")),
         },
         ["admin", "ledger", "next-object-id"] => {
             get_only(&method, allow, || admin::next_object_id(core, &request))
@@ -127,14 +143,22 @@ fn preflight(request: &Request<Incoming>) -> Response<ApiBody> {
         .cloned()
         .unwrap_or_else(|| HeaderValue::from_static("*"));
     headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked);
-    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     response
 }
 
 /// A JSON answer.
 pub fn json_response(status: StatusCode, json: String) -> Response<ApiBody> {
+    let length = HeaderValue::from(json.len());
     let mut response = Response::new(ApiBody::full(json));
     *response.status_mut() = status;
+    // Explicit, so HEAD answers (whose body is dropped) carry it too.
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, length);
     with_type(response, "application/json; charset=utf-8")
 }
 
@@ -181,7 +205,9 @@ pub async fn next_body_bytes(
         match frame {
             None => return Ok(None),
             Some(Err(e)) => {
-                return Err(ApiError::BadRequest(format!("reading the request body: {e}")))
+                return Err(ApiError::BadRequest(format!(
+                    "reading the request body: {e}"
+                )))
             }
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
@@ -196,25 +222,61 @@ pub async fn next_body_bytes(
 /// Reads a whole (small) body, refusing more than `max_bytes`.
 pub async fn read_small_body(
     core: &Core,
-    request: Request<Incoming>,
+    head: &http::request::Parts,
+    body: &mut Incoming,
     max_bytes: usize,
 ) -> Result<Bytes, ApiError> {
     let too_large = || ApiError::TooLarge(format!("request body exceeds {max_bytes} bytes"));
-    if let Some(length) = content_length(request.headers())? {
+    if let Some(length) = content_length(&head.headers)? {
         if length > max_bytes as u64 {
             return Err(too_large());
         }
     }
     let timeout = std::time::Duration::from_millis(core.node.config.limits.body_read_timeout_ms);
-    let mut body = request.into_body();
     let mut collected = bytes::BytesMut::new();
-    while let Some(data) = next_body_bytes(&mut body, timeout).await? {
+    while let Some(data) = next_body_bytes(body, timeout).await? {
         if collected.len() + data.len() > max_bytes {
             return Err(too_large());
         }
         collected.extend_from_slice(&data);
     }
     Ok(collected.freeze())
+}
+
+/// Body bytes read and dropped after a refusal, so that clients which send the whole body
+/// before reading the answer (most do, unless they use `Expect: 100-continue`) get the JSON
+/// error rather than a connection reset. Larger bodies are cut off.
+pub const REFUSED_BODY_DRAIN_MAX_BYTES: u64 = 1 << 20;
+
+/// Longest wait for each piece of a refused body being drained.
+const REFUSED_BODY_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs a handler that consumes the request body; if it refuses the request, reads and drops
+/// what is left of a small body (see [`REFUSED_BODY_DRAIN_MAX_BYTES`]) unless the client asked
+/// for `100-continue`, in which case it has not sent the body and will not.
+pub async fn refusing_politely<F>(
+    request: Request<Incoming>,
+    handler: F,
+) -> Result<Response<ApiBody>, ApiError>
+where
+    F: AsyncFnOnce(&http::request::Parts, &mut Incoming) -> Result<Response<ApiBody>, ApiError>,
+{
+    let expects_continue = request
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let (head, mut body) = request.into_parts();
+    let outcome = handler(&head, &mut body).await;
+    if outcome.is_err() && !expects_continue {
+        let mut dropped = 0u64;
+        while dropped <= REFUSED_BODY_DRAIN_MAX_BYTES {
+            match next_body_bytes(&mut body, REFUSED_BODY_DRAIN_TIMEOUT).await {
+                Ok(Some(bytes)) => dropped += bytes.len() as u64,
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+    outcome
 }
 
 /// The Content-Length header, if any.

@@ -46,9 +46,9 @@ pub fn query_param(query: Option<&str>, name: &str) -> Result<Option<String>, St
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         if percent_decode(key, true).as_deref() == Some(name) {
-            return percent_decode(value, true)
-                .map(Some)
-                .ok_or_else(|| format!("query parameter {name} is not valid percent-encoded UTF-8"));
+            return percent_decode(value, true).map(Some).ok_or_else(|| {
+                format!("query parameter {name} is not valid percent-encoded UTF-8")
+            });
         }
     }
     Ok(None)
@@ -74,7 +74,10 @@ mod tests {
     #[test]
     fn finds_parameters() {
         let query = Some("dataObjectId=7&bagId=dynamic%3Achannel%3A3&x");
-        assert_eq!(query_param(query, "dataObjectId").unwrap().as_deref(), Some("7"));
+        assert_eq!(
+            query_param(query, "dataObjectId").unwrap().as_deref(),
+            Some("7")
+        );
         assert_eq!(
             query_param(query, "bagId").unwrap().as_deref(),
             Some("dynamic:channel:3")

@@ -37,8 +37,11 @@ pub fn data_objects(core: &Core) -> Result<Response<ApiBody>, ApiError> {
 
 /// GET /state/bags/{bagId}/data-objects.
 pub fn bag_data_objects(core: &Core, bag_text: &str) -> Result<Response<ApiBody>, ApiError> {
-    let decoded = percent_decode(bag_text, false)
-        .ok_or_else(|| ApiError::BadRequest(format!("bag id {bag_text:?} is not valid percent-encoded UTF-8")))?;
+    let decoded = percent_decode(bag_text, false).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "bag id {bag_text:?} is not valid percent-encoded UTF-8"
+        ))
+    })?;
     let bag = BagId::parse_lenient(&decoded)
         .map_err(|e| ApiError::BadRequest(format!("invalid bag id {decoded:?}: {e}")))?;
     let mut ids = core.node.store.list_ids_in_bag(&bag.to_string());

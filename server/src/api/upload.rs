@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use colossus_engine::{CommitSpec, UploadSpec};
-use http::{Request, Response, StatusCode};
+use http::{Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::query::query_param;
@@ -111,40 +111,8 @@ fn multipart_error(error: multipart::MultipartError) -> ApiError {
     ApiError::BadRequest(format!("malformed multipart body: {error}"))
 }
 
-/// Body bytes read and dropped after a refusal, so that clients which send the whole body
-/// before reading the answer (most do, unless they use `Expect: 100-continue`) get the JSON
-/// error rather than a connection reset. Larger bodies are cut off.
-pub const REFUSED_BODY_DRAIN_MAX_BYTES: u64 = 1 << 20;
-
-/// Longest wait for each piece of a refused body being drained.
-const REFUSED_BODY_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// POST /files.
-pub async fn upload(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBody>, ApiError> {
-    let expects_continue = request
-        .headers()
-        .get(http::header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let (head, mut body) = request.into_parts();
-    let outcome = receive(core, &head, &mut body).await;
-    if outcome.is_err() && !expects_continue {
-        drain(&mut body).await;
-    }
-    outcome
-}
-
-/// Reads and drops what is left of a refused body, up to a bound.
-async fn drain(body: &mut Incoming) {
-    let mut dropped = 0u64;
-    while dropped <= REFUSED_BODY_DRAIN_MAX_BYTES {
-        match next_body_bytes(body, REFUSED_BODY_DRAIN_TIMEOUT).await {
-            Ok(Some(bytes)) => dropped += bytes.len() as u64,
-            Ok(None) | Err(_) => return,
-        }
-    }
-}
-
-async fn receive(
+pub async fn upload(
     core: &Core,
     request: &http::request::Parts,
     body: &mut Incoming,
@@ -162,7 +130,9 @@ async fn receive(
         .headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::BadRequest("Content-Type multipart/form-data is required".into()))?;
+        .ok_or_else(|| {
+            ApiError::BadRequest("Content-Type multipart/form-data is required".into())
+        })?;
     let boundary = multipart::boundary_from_content_type(content_type).map_err(multipart_error)?;
     let declared_length = super::content_length(&request.headers)?;
     if let Some(length) = declared_length {
@@ -192,7 +162,14 @@ async fn receive(
     };
     let mut body = MultipartBody {
         body,
-        parser: MultipartParser::new(&boundary, MultipartLimits::default()).map_err(multipart_error)?,
+        parser: MultipartParser::new(
+            &boundary,
+            MultipartLimits {
+                field_bytes_max: TEXT_FIELD_MAX_BYTES as u64,
+                ..MultipartLimits::default()
+            },
+        )
+        .map_err(multipart_error)?,
         timeout: Duration::from_millis(limits.body_read_timeout_ms),
         ended: false,
     };
@@ -201,6 +178,10 @@ async fn receive(
         Some(admitted) => admitted,
         None => admit(core, &params, declared_length, token.as_deref())?,
     };
+    // The file part may carry exactly the object's bytes (no filename makes the parser
+    // treat it as a small text field otherwise); more is refused as soon as it arrives.
+    body.parser
+        .set_part_bytes_max(Some(admitted.object.size_bytes));
     let bag_text = admitted.bag.to_string();
     let mut upload = core.writer.begin_upload(UploadSpec {
         id: admitted.object.id,
@@ -213,7 +194,9 @@ async fn receive(
             Event::Data(bytes) => upload.write(&bytes).await?,
             Event::PartEnd => break,
             Event::PartStart { .. } | Event::End => {
-                return Err(ApiError::BadRequest("the file part is not terminated".into()))
+                return Err(ApiError::BadRequest(
+                    "the file part is not terminated".into(),
+                ))
             }
         }
     }
@@ -223,13 +206,18 @@ async fn receive(
     let meta = upload
         .commit(CommitSpec {
             expected_digest: Some(admitted.digest),
-            accepted: auto_accept,
+            // The ledger may say accepted already (the chain accepted it before this node
+            // got the bytes, e.g. a re-upload): store it as such.
+            accepted: auto_accept || admitted.object.accepted,
         })
         .await?;
-    if auto_accept {
+    if auto_accept && !admitted.object.accepted {
         if let Err(e) = node.ledger.accept_object(meta.id) {
             // The object is durable and served; only its acceptance is not recorded.
-            eprintln!("colossus: object {} stored but not marked accepted: {e}", meta.id);
+            eprintln!(
+                "colossus: object {} stored but not marked accepted: {e}",
+                meta.id
+            );
         }
     }
     Ok(json_response(
@@ -240,7 +228,10 @@ async fn receive(
 
 /// Reads text parts until the file part starts (a part named `file`, or any part with a
 /// filename).
-async fn read_text_fields(body: &mut MultipartBody<'_>, params: &mut UploadParams) -> Result<(), ApiError> {
+async fn read_text_fields(
+    body: &mut MultipartBody<'_>,
+    params: &mut UploadParams,
+) -> Result<(), ApiError> {
     loop {
         match body.next().await? {
             Event::PartStart { name, filename, .. } => {
@@ -291,7 +282,9 @@ async fn read_to_end(body: &mut MultipartBody<'_>) -> Result<(), ApiError> {
 
 fn parse_id(text: &str, name: &str) -> Result<u64, ApiError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::BadRequest(format!("{name} {text:?} must be decimal digits")));
+        return Err(ApiError::BadRequest(format!(
+            "{name} {text:?} must be decimal digits"
+        )));
     }
     text.parse()
         .map_err(|_| ApiError::BadRequest(format!("{name} {text:?} does not fit in 64 bits")))
@@ -317,7 +310,9 @@ fn admit(
         .bucket(bucket_id)
         .filter(|b| Some(b.operator_worker_id) == ledger.worker_id())
         .ok_or_else(|| {
-            ApiError::Unavailable(format!("storage bucket {bucket_id} is not operated by this node"))
+            ApiError::Unavailable(format!(
+                "storage bucket {bucket_id} is not operated by this node"
+            ))
         })?;
     if !bucket.accepting_uploads {
         return Err(ApiError::Unavailable(format!(
@@ -331,7 +326,9 @@ fn admit(
         .data_object(id)
         .filter(|o| o.bag == canonical_bag)
         .ok_or_else(|| {
-            ApiError::BadRequest(format!("data object {id} does not exist in bag {canonical_bag}"))
+            ApiError::BadRequest(format!(
+                "data object {id} does not exist in bag {canonical_bag}"
+            ))
         })?;
     if !ledger.bag_in_bucket(&canonical_bag, bucket_id) {
         return Err(ApiError::BadRequest(format!(
@@ -339,7 +336,9 @@ fn admit(
         )));
     }
     if node.store.contains(id)? {
-        return Err(ApiError::BadRequest(format!("data object {id} is already stored")));
+        return Err(ApiError::BadRequest(format!(
+            "data object {id} is already stored"
+        )));
     }
     let limit = node.config.limits.object_size_max_bytes;
     if object.size_bytes > limit {
@@ -363,7 +362,9 @@ fn admit(
         }
     }
     let digest = colossus_engine::multihash::decode(&object.multihash).map_err(|e| {
-        ApiError::Internal(format!("the ledger's multihash of object {id} is invalid: {e}"))
+        ApiError::Internal(format!(
+            "the ledger's multihash of object {id} is invalid: {e}"
+        ))
     })?;
     let limits = &node.config.limits;
     let slot = node.admit_upload(object.size_bytes).ok_or_else(|| {

@@ -185,17 +185,18 @@ pub fn run(args: ServerArgs) -> ExitCode {
 
 fn serve(args: &ServerArgs) -> Result<(), String> {
     let config = args.config()?;
-    let key = args.key()?;
     let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
         .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let listen = config.listen;
     let threads = config.threads;
     let upload_auth = config.upload_auth;
     let data_dir = config.data_dir.clone();
-    let node_public = key.public_key().to_joystream_address();
-    let node = Arc::new(Node::open(config, key).map_err(|e| e.to_string())?);
+    // Bound first: a node that cannot listen leaves the data directory as it found it.
     let listeners =
         bind_listeners(listen, threads).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let key = args.key()?;
+    let node_public = key.public_key().to_joystream_address();
+    let node = Arc::new(Node::open(config, key).map_err(|e| e.to_string())?);
     let server = Server::start(node.clone(), listeners)
         .map_err(|e| format!("cannot start server threads: {e}"))?;
     let report = node.store.open_report();

@@ -78,7 +78,12 @@ pub struct LedgerSnapshot {
 /// (POST /api/v1/admin/ledger) and one journal line, so its JSON form is a contract:
 /// `{"op": "<camelCase variant>", ...fields in camelCase}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "op",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum Mutation {
     /// Sets the worker id this node operates as.
     SetWorker { worker_id: u64 },

@@ -57,7 +57,11 @@ pub fn bind_listeners(addr: SocketAddr, threads: usize) -> io::Result<Vec<std::n
     drop(probe);
     (0..threads)
         .map(|_| {
-            let socket = Socket::new(Domain::for_address(bound), Type::STREAM, Some(Protocol::TCP))?;
+            let socket = Socket::new(
+                Domain::for_address(bound),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )?;
             socket.set_reuse_address(true)?;
             socket.set_reuse_port(true)?;
             socket.set_nonblocking(true)?;
@@ -150,7 +154,11 @@ fn run_core(
     });
 }
 
-async fn accept_loop(core: Rc<Core>, listener: monoio::net::TcpListener, mut stop: oneshot::Receiver<()>) {
+async fn accept_loop(
+    core: Rc<Core>,
+    listener: monoio::net::TcpListener,
+    mut stop: oneshot::Receiver<()>,
+) {
     let limits = core.node.config.limits.clone();
     let connections = Connections::default();
     loop {
@@ -179,7 +187,10 @@ async fn accept_loop(core: Rc<Core>, listener: monoio::net::TcpListener, mut sto
     drop(listener);
     connections.begin_shutdown();
     let grace = Duration::from_millis(limits.shutdown_grace_ms);
-    if monoio::time::timeout(grace, connections.below(1)).await.is_err() {
+    if monoio::time::timeout(grace, connections.below(1))
+        .await
+        .is_err()
+    {
         eprintln!(
             "colossus: core {}: {} connections still busy after {} ms; aborting them",
             core.index,
@@ -189,7 +200,10 @@ async fn accept_loop(core: Rc<Core>, listener: monoio::net::TcpListener, mut sto
         // Dropping a connection drops its request handler, and with it any engine upload in
         // progress, which releases its reservation: nothing half-written becomes visible.
         connections.abort();
-        if monoio::time::timeout(ABORT_WAIT, connections.below(1)).await.is_err() {
+        if monoio::time::timeout(ABORT_WAIT, connections.below(1))
+            .await
+            .is_err()
+        {
             eprintln!(
                 "colossus: core {}: {} connections did not close after being aborted",
                 core.index,
@@ -210,7 +224,10 @@ async fn serve_connection(
     let stream = match stream.into_poll_io() {
         Ok(stream) => stream,
         Err(e) => {
-            eprintln!("colossus: core {}: connection setup failed: {e}", core.index);
+            eprintln!(
+                "colossus: core {}: connection setup failed: {e}",
+                core.index
+            );
             return;
         }
     };
