@@ -165,6 +165,12 @@ fn errors_are_json() {
     wrong_method.assert_error(405);
     assert!(wrong_method.header("allow").unwrap().contains("GET"));
     get(&node.url("/no/such/route")).assert_error(404);
+    // A head over the limit (16 KiB by default) but within hyper's wider bound: JSON 431.
+    let big = "x".repeat(20 * 1024);
+    request("GET", &node.url("/files/1"), &[("X-Padding", &big)], None).assert_error(431);
+    let many: Vec<(String, String)> = (0..80).map(|i| (format!("x-h{i}"), "1".into())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    request("GET", &node.url("/files/1"), &many, None).assert_error(431);
     get(&format!("http://{}/", node.addr)).assert_error(404);
 }
 

@@ -31,6 +31,9 @@ pub enum ApiError {
     /// The body or the object is larger than allowed.
     #[error("{0}")]
     TooLarge(String),
+    /// The request head is larger than allowed.
+    #[error("{0}")]
+    HeadTooLarge(String),
     /// The range lies outside the object.
     #[error("range not satisfiable: object is {size_bytes} bytes")]
     RangeNotSatisfiable { size_bytes: u64 },
@@ -61,6 +64,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
@@ -78,6 +82,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "payload_too_large",
+            Self::HeadTooLarge(_) => "header_fields_too_large",
             Self::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Self::Unavailable(_) => "unavailable",
             Self::InsufficientStorage(_) => "insufficient_storage",

@@ -45,6 +45,7 @@ pub async fn handle(core: &Core, request: Request<Incoming>) -> Response<ApiBody
 }
 
 async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBody>, ApiError> {
+    check_head_size(core, &request)?;
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
     if method == Method::OPTIONS {
@@ -110,6 +111,34 @@ async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBo
         }
         _ => Err(not_found(&path)),
     }
+}
+
+/// Enforces the configured head limits (hyper enforces only a wider bound; see
+/// `runtime::HYPER_HEAD_LIMIT_FACTOR`). The size counts the request line and each header line
+/// as sent, give or take whitespace.
+fn check_head_size<B>(core: &Core, request: &Request<B>) -> Result<(), ApiError> {
+    let limits = &core.node.config.limits;
+    let headers = request.headers();
+    if headers.len() > limits.headers_max {
+        return Err(ApiError::HeadTooLarge(format!(
+            "the request has {} headers, more than the {} allowed",
+            headers.len(),
+            limits.headers_max
+        )));
+    }
+    let uri = request.uri();
+    let target = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
+    let request_line = request.method().as_str().len() + target + 12;
+    let size = headers.iter().fold(request_line, |total, (name, value)| {
+        total + name.as_str().len() + value.len() + 4
+    });
+    if size > limits.header_size_max_bytes {
+        return Err(ApiError::HeadTooLarge(format!(
+            "the request head is about {size} bytes, more than the {} allowed",
+            limits.header_size_max_bytes
+        )));
+    }
+    Ok(())
 }
 
 fn get_only(

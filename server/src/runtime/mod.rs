@@ -30,6 +30,10 @@ const ABORT_WAIT: Duration = Duration::from_secs(5);
 /// Pending connections the kernel queues per listener.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
+/// hyper closes a connection whose head exceeds this many times the configured limits
+/// (without a JSON answer); heads between the limit and that bound get a JSON 431.
+pub const HYPER_HEAD_LIMIT_FACTOR: usize = 4;
+
 /// io_uring submission queue entries per core.
 pub const RING_ENTRIES: u32 = 1024;
 
@@ -242,8 +246,14 @@ async fn serve_connection(
     builder
         .timer(MonoioTimer)
         .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
-        .max_headers(limits.headers_max)
-        .max_header_size(limits.header_size_max_bytes)
+        // hyper's own refusals have no body; it enforces a wider bound, and the API checks
+        // the configured limits itself so that the usual case answers JSON.
+        .max_headers(limits.headers_max.saturating_mul(HYPER_HEAD_LIMIT_FACTOR))
+        .max_header_size(
+            limits
+                .header_size_max_bytes
+                .saturating_mul(HYPER_HEAD_LIMIT_FACTOR),
+        )
         .keep_alive(true);
     let connection = builder.serve_connection(io, service);
     let mut connection = std::pin::pin!(connection);
