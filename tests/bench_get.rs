@@ -1,0 +1,99 @@
+//! colossus-bench `get` against a live dev node: the counts, bytes and checks are exact, by
+//! prepared objects, by id (expectations from the ledger), by plain URL, and for a duration.
+
+mod bench_common;
+
+use bench_common::{bench, Node};
+
+const SIZE: u64 = 64 * 1024;
+
+#[test]
+fn get_counts_and_verifies_every_body() {
+    let node = Node::start_dev(&[]);
+    let base = node.base();
+    let token = node.admin_token_file();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("objects.json");
+    let manifest = manifest.to_str().unwrap();
+
+    let run = bench(&[
+        "get",
+        "--node",
+        &base,
+        "--admin-token-file",
+        &token,
+        "--prepare-count",
+        "4",
+        "--prepare-size",
+        "64KiB",
+        "--count",
+        "200",
+        "-c",
+        "8",
+        "--verify",
+        "--save-manifest",
+        manifest,
+    ]);
+    run.assert_clean(200, 200 * SIZE);
+    assert_eq!(run.report["params"]["verify"], true);
+    assert_eq!(run.u64("/params/objects"), 4);
+    assert!(run.report["requests_per_s"].as_f64().unwrap() > 0.0);
+    assert!(run.report["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    let ids: Vec<u64> = saved["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let id_list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+
+    // By id, sizes and multihashes from the ledger.
+    let run = bench(&[
+        "get",
+        "--node",
+        &base,
+        "--admin-token-file",
+        &token,
+        "--ids",
+        &id_list,
+        "--count",
+        "50",
+        "--random",
+        "--verify",
+    ]);
+    run.assert_clean(50, 50 * SIZE);
+
+    // By id without the admin token: expectations from HEAD (Content-Length, ETag).
+    let run = bench(&[
+        "get", "--node", &base, "--ids", &id_list, "--count", "20", "--verify",
+    ]);
+    run.assert_clean(20, 20 * SIZE);
+
+    // A plain URL, nothing known in advance but the framing.
+    let url = format!("{base}/api/v1/files/{}", ids[0]);
+    let run = bench(&["get", "--url", &url, "--count", "20", "-c", "2"]);
+    run.assert_clean(20, 20 * SIZE);
+
+    // For a duration: ends on time, every finished request checked.
+    let run = bench(&[
+        "get",
+        "--manifest",
+        manifest,
+        "--duration-s",
+        "1",
+        "-c",
+        "4",
+        "--verify",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ok = run.u64("/ok");
+    assert!(ok > 0);
+    assert_eq!(run.u64("/errors"), 0);
+    assert_eq!(run.u64("/payload_bytes"), ok * SIZE);
+    let elapsed = run.report["elapsed_s"].as_f64().unwrap();
+    assert!((0.99..1.5).contains(&elapsed), "elapsed {elapsed}");
+}
