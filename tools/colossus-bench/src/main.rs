@@ -3,6 +3,7 @@
 //! checked (length always; multihash of whole objects and bytes of ranges with --verify), so a
 //! fast wrong answer counts as an error, never as throughput. See docs/BENCHMARKS.md.
 
+mod compare;
 mod content;
 mod hist;
 mod http;
@@ -50,6 +51,9 @@ enum Command {
     Sink(SinkArgs),
     /// Print a markdown table of JSON reports; draw an SVG bar chart comparing them.
     Report(ReportArgs),
+    /// colossus against nginx (sendfile on/off) on the same objects, and uploads against the
+    /// sink, interleaved over several rounds; prints ratios and writes a BENCHMARKS section.
+    Compare(compare::CompareArgs),
 }
 
 /// Load shape and limits.
@@ -326,40 +330,15 @@ fn prepare_objects(
     auth: &AuthArgs,
     count: u64,
     size: u64,
-    load: &LoadArgs,
     seed: u64,
 ) -> Result<Vec<Object>, String> {
     let admin = need_admin(node, "--prepare-count")?;
-    let uploads =
-        target::plan_uploads(&node.server, admin, &upload_auth(auth)?, count, size, seed)?;
-    let objects = target::uploaded_objects(&node.server, &uploads);
     eprintln!(
         "colossus-bench: preparing {count} objects of {} on {}",
         report::human_size(size),
         node.url
     );
-    let cfg = LoadConfig {
-        addr: node.server.addr,
-        host: node.server.host.clone(),
-        connections: (count as usize).clamp(1, 8),
-        threads: cores(),
-        count: Some(count),
-        duration: None,
-        timeout: Duration::from_secs(600),
-        read_buffer_bytes: load.read_buffer as usize,
-        write_chunk_bytes: load.write_chunk as usize,
-        idle_connections: 0,
-        progress: false,
-        seed,
-    };
-    let stats = load::run(cfg, Arc::new(workload::UploadWorkload::new(uploads, false)));
-    if stats.error_count() > 0 {
-        return Err(format!(
-            "preparing objects failed: {}",
-            stats.error_samples.join("; ")
-        ));
-    }
-    Ok(objects)
+    workload::prepare_objects(&node.server, admin, &upload_auth(auth)?, count, size, seed)
 }
 
 /// The objects a read workload reads and the server they are on.
@@ -367,7 +346,6 @@ fn resolve_objects(
     node: Option<&NodeSetup>,
     auth: &AuthArgs,
     o: &ObjectsArgs,
-    load: &LoadArgs,
     seed: u64,
 ) -> Result<(Server, Vec<Object>), String> {
     let mut server: Option<Server> = node.map(|n| n.server.clone());
@@ -390,7 +368,7 @@ fn resolve_objects(
         let size = o
             .prepare_size
             .ok_or("--prepare-count needs --prepare-size")?;
-        objects.extend(prepare_objects(node, auth, count, size, load, seed)?);
+        objects.extend(prepare_objects(node, auth, count, size, seed)?);
     }
     if let Some(ids) = &o.ids {
         let node = node.ok_or("--ids needs --node")?;
@@ -546,7 +524,7 @@ fn print_out(text: &str) {
 fn run_get(a: GetArgs) -> Result<ExitCode, String> {
     let seed = a.load.seed.unwrap_or_else(random_seed);
     let node = node_setup(&a.node)?;
-    let (server, objects) = resolve_objects(node.as_ref(), &a.auth, &a.objects, &a.load, seed)?;
+    let (server, objects) = resolve_objects(node.as_ref(), &a.auth, &a.objects, seed)?;
     let cfg = load_config(&server, &a.load, &a.output, seed, None);
     let p = params(&cfg, &objects, a.objects.verify);
     let w = workload::GetWorkload {
@@ -560,7 +538,7 @@ fn run_get(a: GetArgs) -> Result<ExitCode, String> {
 fn run_range(a: RangeArgs) -> Result<ExitCode, String> {
     let seed = a.load.seed.unwrap_or_else(random_seed);
     let node = node_setup(&a.node)?;
-    let (server, mut objects) = resolve_objects(node.as_ref(), &a.auth, &a.objects, &a.load, seed)?;
+    let (server, mut objects) = resolve_objects(node.as_ref(), &a.auth, &a.objects, seed)?;
     if objects.len() != 1 {
         return Err(format!("range reads one object; {} given", objects.len()));
     }
@@ -657,7 +635,7 @@ fn run_mixed(a: MixedArgs) -> Result<ExitCode, String> {
         }
         (None, None) => return Err("mixed with --duration-s needs --write-pool".to_owned()),
     };
-    let (server, objects) = resolve_objects(Some(&node), &a.auth, &a.objects, &a.load, seed)?;
+    let (server, objects) = resolve_objects(Some(&node), &a.auth, &a.objects, seed)?;
     eprintln!("colossus-bench: creating {pool} objects for uploads");
     let uploads = target::plan_uploads(
         &node.server,
@@ -724,6 +702,11 @@ fn main() -> ExitCode {
         Command::Mixed(a) => run_mixed(a),
         Command::Sink(a) => run_sink(a),
         Command::Report(a) => run_report(a),
+        Command::Compare(a) => {
+            target::UploadAuth::new("dynamic:channel:1", None, !a.tokens, "//Alice", 1)
+                .and_then(|auth| compare::run(a, auth, random_seed()))
+                .map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

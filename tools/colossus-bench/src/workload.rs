@@ -2,11 +2,13 @@
 //! everything prepared before the run, so making a request allocates nothing.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use colossus::client::MultipartFraming;
+use colossus::client::{MultipartFraming, NodeClient};
 
-use crate::load::{AnswerCheck, Body, Expect, Op, OpKind, Rng, Workload};
-use crate::target::{Object, PlannedUpload};
+use crate::load::{AnswerCheck, Body, Expect, LoadConfig, Op, OpKind, Rng, Workload};
+use crate::target::{Object, PlannedUpload, Server, UploadAuth};
 
 /// Whole-object GETs over a set of objects.
 pub struct GetWorkload {
@@ -206,4 +208,40 @@ impl Workload for MixedWorkload {
             self.writes.upload_op(usize::try_from(i).ok()?)
         }
     }
+}
+
+/// Creates `count` objects of generated content on the node and uploads them (untimed, every
+/// upload checked); returns them as read targets.
+pub fn prepare_objects(
+    server: &Server,
+    admin: &NodeClient,
+    auth: &UploadAuth,
+    count: u64,
+    size_bytes: u64,
+    seed: u64,
+) -> Result<Vec<Object>, String> {
+    let uploads = crate::target::plan_uploads(server, admin, auth, count, size_bytes, seed)?;
+    let objects = crate::target::uploaded_objects(server, &uploads);
+    let cfg = LoadConfig {
+        addr: server.addr,
+        host: server.host.clone(),
+        connections: usize::try_from(count).unwrap_or(usize::MAX).clamp(1, 8),
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        count: Some(count),
+        duration: None,
+        timeout: Duration::from_secs(600),
+        read_buffer_bytes: 256 * 1024,
+        write_chunk_bytes: 1 << 20,
+        idle_connections: 0,
+        progress: false,
+        seed,
+    };
+    let stats = crate::load::run(cfg, Arc::new(UploadWorkload::new(uploads, false)));
+    if stats.error_count() > 0 {
+        return Err(format!(
+            "preparing objects failed: {}",
+            stats.error_samples.join("; ")
+        ));
+    }
+    Ok(objects)
 }

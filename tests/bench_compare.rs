@@ -1,0 +1,108 @@
+//! `colossus-bench compare` end to end, tiny: it starts a dev node, nginx (sendfile on and
+//! off) and the sink, serves the same objects from each, runs every scenario kind once, and
+//! writes a BENCHMARKS section with a ratio per scenario and its chart. Needs nginx
+//! (Debian: `apt-get install nginx-light`); without it the test says so and passes, unless
+//! CI=true, where it must run.
+
+mod bench_common;
+
+use std::process::Command;
+
+use bench_common::{bench_binary, node_binary};
+
+fn nginx_available() -> bool {
+    Command::new("nginx")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn compare_writes_ratios_for_every_scenario() {
+    if !nginx_available() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "nginx is needed under CI"
+        );
+        eprintln!("skipped: nginx is not installed (apt-get install nginx-light)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let doc = dir.path().join("BENCHMARKS.md");
+    std::fs::write(&doc, "# Benchmarks\n\nHand-written text stays.\n").unwrap();
+    let output = Command::new(bench_binary())
+        .arg("compare")
+        .arg("--colossus-bin")
+        .arg(node_binary())
+        .arg("--workdir")
+        .arg(&work)
+        .arg("--doc")
+        .arg(&doc)
+        .args([
+            "--rounds",
+            "2",
+            "--duration-s",
+            "0.3",
+            "--big-size",
+            "4MiB",
+            "--big-per-connection",
+            "1",
+            "--small-count",
+            "8",
+            "--small-size",
+            "16KiB",
+            "--range-bytes",
+            "64KiB",
+            "--many-count",
+            "4",
+            "--many-size",
+            "1MiB",
+            "--threads",
+            "1",
+            "--scenarios",
+            "big-c2,small-c8,range-c4,upload-big,upload-many",
+        ])
+        .output()
+        .expect("run compare");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "compare failed: {stderr}");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    assert!(
+        text.starts_with("# Benchmarks\n\nHand-written text stays.\n"),
+        "{text}"
+    );
+    for scenario in [
+        "GET 4MiB object, 2 connections",
+        "GET 16KiB objects (8 of them), 8 connections",
+        "GET 64KiB ranges of the 4MiB object, 4 connections",
+        "upload of one 4MiB object, one stream",
+        "4 concurrent uploads of 1MiB objects",
+    ] {
+        assert!(
+            text.contains(&format!("| {scenario} |")),
+            "no row for {scenario}: {text}"
+        );
+    }
+    assert!(text.contains("nginx sendfile"), "{text}");
+    assert!(text.contains("blake3 sink"), "{text}");
+    // 2 rounds x (3 reads x 3 targets + 2 uploads x 2 targets), and no run had errors.
+    let runs: Vec<serde_json::Value> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("run-"))
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect();
+    assert_eq!(runs.len(), 2 * (9 + 4));
+    for run in &runs {
+        assert_eq!(run["errors"], 0, "{run:#}");
+        assert!(run["ok"].as_u64().unwrap() > 0, "{run:#}");
+    }
+    let svg = std::fs::read_to_string(dir.path().join("bench-compare.svg")).unwrap();
+    assert_eq!(svg.matches("<rect x=").count(), 9 + 4);
+    // Everything it started is gone: the node's and nginx's ports no longer answer.
+    for conf in ["nginx-sendfile-on", "nginx-sendfile-off"] {
+        let pid_file = work.join(conf).join("nginx.pid");
+        assert!(!pid_file.exists(), "nginx {conf} still running");
+    }
+}
