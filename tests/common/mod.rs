@@ -398,10 +398,13 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Opt
 pub fn wait_for_uploads_in_flight(node: &Node, count: u64) -> serde_json::Value {
     wait_for(
         Duration::from_secs(20),
-        &format!("tempDownloads to be {count}"),
+        &format!("tempDownloads to be {count}, each holding its space"),
         || {
             let stats = state_data(node);
-            (stats["tempDownloads"] == count).then_some(stats)
+            // An upload is counted a moment before its space is taken (the engine may be
+            // creating a segment file): wait until every one holds at least its head block.
+            let held = stats["tempDirSize"].as_u64().unwrap_or(0) >= count * 4096;
+            (stats["tempDownloads"] == count && held).then_some(stats)
         },
     )
 }
