@@ -12,25 +12,9 @@ use colossus::auth::keys::{self, CryptoScheme, KeyPair, PublicKey};
 use colossus::auth::upload_token::verify_upload_token;
 use common::*;
 
-/// shared/vectors/joystream-compat.json, found by walking up from the crate (the repository
-/// sits next to `shared/`), or at $COLOSSUS_VECTORS; parsed keeping the key order.
+/// The shared vectors, parsed keeping the key order.
 fn vectors() -> JsValue {
-    const RELATIVE: &str = "shared/vectors/joystream-compat.json";
-    let mut candidates = Vec::new();
-    if let Ok(path) = std::env::var("COLOSSUS_VECTORS") {
-        candidates.push(std::path::PathBuf::from(path));
-    }
-    let mut dir = Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    while let Some(d) = dir {
-        candidates.push(d.join(RELATIVE));
-        dir = d.parent().map(std::path::PathBuf::from);
-    }
-    for path in &candidates {
-        if let Ok(bytes) = std::fs::read(path) {
-            return js_json::parse(&bytes).expect("the vectors file is JSON");
-        }
-    }
-    panic!("joystream-compat.json not found in {candidates:?}; set COLOSSUS_VECTORS");
+    js_json::parse(&vectors_json()).expect("the vectors file is JSON")
 }
 
 fn list<'a>(vectors: &'a JsValue, name: &str) -> &'a [JsValue] {
@@ -40,25 +24,23 @@ fn list<'a>(vectors: &'a JsValue, name: &str) -> &'a [JsValue] {
         .unwrap_or_else(|| panic!("vectors have no {name} list"))
 }
 
+/// The value at `path` (object keys) in `value`.
+fn at<'a>(value: &'a JsValue, path: &[&str]) -> &'a JsValue {
+    path.iter().fold(value, |at, key| {
+        at.get(key)
+            .unwrap_or_else(|| panic!("no {path:?} in {value:?}"))
+    })
+}
+
 fn text(value: &JsValue, path: &[&str]) -> String {
-    let mut at = value;
-    for key in path {
-        at = at
-            .get(key)
-            .unwrap_or_else(|| panic!("no {path:?} in {value:?}"));
-    }
-    at.as_str()
+    at(value, path)
+        .as_str()
         .unwrap_or_else(|| panic!("{path:?} is not a string"))
 }
 
 fn number(value: &JsValue, path: &[&str]) -> u64 {
-    let mut at = value;
-    for key in path {
-        at = at
-            .get(key)
-            .unwrap_or_else(|| panic!("no {path:?} in {value:?}"));
-    }
-    at.as_safe_u64()
+    at(value, path)
+        .as_safe_u64()
         .unwrap_or_else(|| panic!("{path:?} is not an id"))
 }
 
@@ -71,13 +53,20 @@ fn public_key_of(address: &str) -> PublicKey {
     )
 }
 
-/// The node's key on a --dev node: //Bob, `nodeSr25519` in the vectors.
+/// The node's key on a --dev node: //Bob.
+fn dev_node_key() -> PublicKey {
+    KeyPair::from_uri("//Bob", CryptoScheme::Sr25519)
+        .unwrap()
+        .public_key()
+}
+
+/// The node's key on a --dev node, checked against `nodeSr25519` in the vectors.
 fn node_key(vectors: &JsValue) -> PublicKey {
     let address = text(vectors, &["accounts", "nodeSr25519", "address"]);
-    let dev = KeyPair::from_uri("//Bob", CryptoScheme::Sr25519).unwrap();
-    assert_eq!(dev.public_key().to_joystream_address(), address);
+    let dev = dev_node_key();
+    assert_eq!(dev.to_joystream_address(), address);
     let from_vector = public_key_of(&address);
-    assert_eq!(from_vector.0, dev.public_key().0);
+    assert_eq!(from_vector.0, dev.0);
     assert_eq!(
         from_vector.to_hex(),
         text(vectors, &["accounts", "nodeSr25519", "publicKey"])
@@ -101,33 +90,11 @@ fn post_token(node: &Node, body: &[u8]) -> Answer {
     )
 }
 
-/// POSTs `body` over a raw connection, carrying on when the node closes before the whole
-/// body is written, and returns whatever the node answered.
-fn post_raw(node: &Node, path: &str, framing: &str, body: &[u8]) -> String {
-    use std::io::{Read as _, Write as _};
-    let mut stream = raw_connect(node);
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}\r\nConnection: close\r\n\r\n"
-    );
-    let _ = stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(body));
-    let mut reply = Vec::new();
-    let _ = stream.read_to_end(&mut reply);
-    String::from_utf8_lossy(&reply).into_owned()
-}
-
-fn add_member(node: &Node, id: u64, controller: &str) {
-    let answer = admin_apply(
-        node,
-        serde_json::json!({"op": "putMember", "member": {"id": id, "controller": controller}}),
-    );
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+/// POSTs a token request over a raw connection with `framing` (its Content-Length or
+/// Transfer-Encoding line), for bodies the node refuses before reading them whole.
+fn post_token_raw(node: &Node, framing: &str, body: &[u8]) -> String {
+    let headers = format!("Content-Type: application/json\r\n{framing}\r\n");
+    post_raw(node, "/api/v1/authToken", &headers, body)
 }
 
 /// A request body `{"data": <message>, "signature": "0x..."}` with `message` exactly as signed.
@@ -149,16 +116,20 @@ fn request_data(
     )
 }
 
+/// Token request `data` of member 1 (`account`) for object 1, with an extra field of
+/// `pad_bytes` bytes, which is signed like the rest: a well-formed request of any size.
+fn padded_request_data(account: &str, pad_bytes: usize) -> String {
+    let pad = "x".repeat(pad_bytes);
+    format!(
+        r#"{{"memberId":1,"accountId":"{account}","dataObjectId":1,"storageBucketId":0,"bagId":"static:council","pad":"{pad}"}}"#
+    )
+}
+
 /// Checks a 201 answer's token: base64url without padding of `{"data": {nonce, validUntil,
 /// ...request data in the client's order}, "signature"}`, signed by the node's key over
 /// exactly the JSON text of `data`, valid for about the token lifetime. Returns the nonce.
 fn check_token(answer: &Answer, node_key: &PublicKey, signed_message: &str, ttl_ms: u64) -> String {
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.assert_status(201);
     assert!(
         answer
             .header("content-type")
@@ -281,13 +252,7 @@ fn every_valid_vector_gets_a_token_signed_by_the_node() {
         .as_str()
         .unwrap()
         .to_string();
-    let answer = upload(&node, 42, &bag, &bytes, Some(&token));
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    upload(&node, 42, &bag, &bytes, Some(&token)).assert_status(201);
     assert!(get(&node.url("/files/42")).body == bytes);
 }
 
@@ -493,13 +458,7 @@ fn members_must_be_controlled_by_the_signer_and_exist() {
     let signed = text(charlie_vector, &["signedMessage"]);
     check_token(&post_token(&node, body.as_bytes()), &bob, &signed, 30_000);
     // And once member 0 is removed again: 401.
-    let answer = admin_apply(&node, serde_json::json!({"op": "removeMember", "id": 0}));
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    admin_apply(&node, serde_json::json!({"op": "removeMember", "id": 0})).assert_status(200);
     post_token(&node, body.as_bytes()).assert_error(401);
 
     // //Charlie signing correctly for member 1, which //Alice controls: 401.
@@ -532,17 +491,13 @@ fn request_size_and_method_limits() {
     let alice = alice_key.public_key().to_joystream_address();
     // A body over the 16 KiB limit: 413 before it is parsed, even when it is a well-formed,
     // well-signed request (the extra field is signed too).
-    let padding = "x".repeat(20 * 1024);
-    let data = format!(
-        r#"{{"memberId":1,"accountId":"{alice}","dataObjectId":1,"storageBucketId":0,"bagId":"static:council","pad":"{padding}"}}"#
-    );
+    let data = padded_request_data(&alice, 20 * 1024);
     // (Sent raw: the node answers as soon as it has read the head, and may close the
     // connection while the body is still being written, which ureq reports as a broken pipe
     // instead of reading the answer that is waiting for it.)
     let body = signed_body(&alice_key, &data);
-    let reply = post_raw(
+    let reply = post_token_raw(
         &node,
-        "/api/v1/authToken",
         &format!("Content-Length: {}", body.len()),
         body.as_bytes(),
     );
@@ -552,19 +507,11 @@ fn request_size_and_method_limits() {
     let mut chunked = format!("{:x}\r\n", body.len()).into_bytes();
     chunked.extend_from_slice(body.as_bytes());
     chunked.extend_from_slice(b"\r\n0\r\n\r\n");
-    let reply = post_raw(
-        &node,
-        "/api/v1/authToken",
-        "Transfer-Encoding: chunked",
-        &chunked,
-    );
+    let reply = post_token_raw(&node, "Transfer-Encoding: chunked", &chunked);
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
     assert!(reply.contains(r#""type":"payload_too_large""#), "{reply}");
     // Just under the limit is fine (a small pad is signed like the rest).
-    let data = format!(
-        r#"{{"memberId":1,"accountId":"{alice}","dataObjectId":1,"storageBucketId":0,"bagId":"static:council","pad":"{}"}}"#,
-        "x".repeat(1000)
-    );
+    let data = padded_request_data(&alice, 1000);
     assert_eq!(
         post_token(&node, signed_body(&alice_key, &data).as_bytes()).status,
         201
@@ -597,9 +544,7 @@ fn request_size_and_method_limits() {
 /// Signs, asks for a token, uploads and reads back, as a member whose key was made at random
 /// in this test and registered through the admin API.
 fn full_flow(node: &Node, scheme: CryptoScheme, member_id: u64, object_id: u64, len: usize) {
-    let bob = KeyPair::from_uri("//Bob", CryptoScheme::Sr25519)
-        .unwrap()
-        .public_key();
+    let bob = dev_node_key();
     let key = KeyPair::generate(scheme);
     let address = key.public_key().to_joystream_address();
     let bag = format!("dynamic:member:{member_id}");
@@ -620,13 +565,7 @@ fn full_flow(node: &Node, scheme: CryptoScheme, member_id: u64, object_id: u64, 
     upload(node, object_id + 1, &bag, &other, Some(&token)).assert_error(401);
 
     let uploaded = upload(node, object_id, &bag, &bytes, Some(&token));
-    assert_eq!(
-        uploaded.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&uploaded.body)
-    );
-    assert_eq!(uploaded.json()["id"], multihash(&bytes));
+    assert_eq!(uploaded.assert_status(201).json()["id"], multihash(&bytes));
     let fetched = get(&node.url(&format!("/files/{object_id}")));
     assert_eq!(fetched.status, 200);
     assert!(fetched.body == bytes, "GET returned different bytes");
@@ -651,9 +590,7 @@ fn wallet_signatures_typed_and_bytes_wrapped_are_accepted() {
     // polkadot-js accepts a MultiSignature (a type byte before the 64 bytes) and a signature
     // over `<Bytes>message</Bytes>` (what wallet extensions' signRaw produce).
     let node = Node::start_dev(&[]);
-    let bob = KeyPair::from_uri("//Bob", CryptoScheme::Sr25519)
-        .unwrap()
-        .public_key();
+    let bob = dev_node_key();
     let key = KeyPair::generate(CryptoScheme::Sr25519);
     let address = key.public_key().to_joystream_address();
     add_member(&node, 55, &address);
@@ -695,9 +632,7 @@ fn wallet_signatures_typed_and_bytes_wrapped_are_accepted() {
 #[test]
 fn token_lifetime_follows_the_flag() {
     let node = Node::start_dev(&["--upload-token-ttl-ms", "5000"]);
-    let bob = KeyPair::from_uri("//Bob", CryptoScheme::Sr25519)
-        .unwrap()
-        .public_key();
+    let bob = dev_node_key();
     let alice_key = KeyPair::from_uri("//Alice", CryptoScheme::Sr25519).unwrap();
     let data = request_data(
         1,
@@ -728,25 +663,11 @@ fn a_token_refused_for_a_full_node_is_not_used_up() {
     let a = content(1, 100_000);
     create_object(&node, 1, bag, &a);
     let token_a = alice_token(&node, 1, bag);
-    let body = multipart(BOUNDARY, &[], &a);
-    let head = format!(
-        "POST /api/v1/files?dataObjectId=1&storageBucketId=0&bagId={bag} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nx-api-key: {token_a}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let mut holder = raw_connect(&node);
-    {
-        use std::io::Write as _;
-        holder.write_all(head.as_bytes()).unwrap();
-        holder.write_all(&body[..body.len() / 2]).unwrap();
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while get(&node.url("/state/data")).json()["tempDownloads"] != 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "upload A never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let mut holder = RawUpload::begin(&node, 1, bag, &a, Some(&token_a));
+    holder
+        .send(holder.remaining() / 2)
+        .expect("send half of upload A");
+    wait_for_uploads_in_flight(&node, 1);
     // Upload B is refused for the limit...
     let b = content(2, 1000);
     create_object(&node, 2, bag, &b);
@@ -754,43 +675,9 @@ fn a_token_refused_for_a_full_node_is_not_used_up() {
     upload(&node, 2, bag, &b, Some(&token_b)).assert_error(503);
     // ...and once A is gone, B goes through with the same token.
     drop(holder);
-    while get(&node.url("/state/data")).json()["tempDownloads"] != 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "upload A was never released"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let answer = upload(&node, 2, bag, &b, Some(&token_b));
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    wait_for_uploads_in_flight(&node, 0);
+    upload(&node, 2, bag, &b, Some(&token_b)).assert_status(201);
     assert!(get(&node.url("/files/2")).body == b);
-}
-
-/// POSTs with ureq, which writes the whole body before it reads the answer (as most clients
-/// do without `Expect: 100-continue`); None when the node reset the connection first.
-fn post_whole_body_first(
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Option<(u16, Vec<u8>)> {
-    use std::io::Read as _;
-    let mut req = agent().post(url);
-    for (name, value) in headers {
-        req = req.set(name, value);
-    }
-    let response = match req.send_bytes(body) {
-        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-        Err(ureq::Error::Transport(_)) => return None,
-    };
-    let status = response.status();
-    let mut bytes = Vec::new();
-    response.into_reader().read_to_end(&mut bytes).ok()?;
-    Some((status, bytes))
 }
 
 #[test]
@@ -800,24 +687,12 @@ fn a_refused_token_request_is_answered_even_to_clients_that_send_the_whole_body_
     // connection (as POST /files does for refused uploads: it drains refused bodies up to
     // 1 MiB before closing).
     let node = Node::start_dev(&[]);
-    let body = vec![b'x'; 100 * 1024];
-    let mut resets = 0;
-    for _ in 0..30 {
-        match post_whole_body_first(
-            &node.url("/authToken"),
-            &[("Content-Type", "application/json")],
-            &body,
-        ) {
-            Some((status, answer)) => {
-                assert_eq!(status, 413, "{}", String::from_utf8_lossy(&answer));
-                assert!(String::from_utf8_lossy(&answer).contains("payload_too_large"));
-            }
-            None => resets += 1,
-        }
-    }
-    assert_eq!(
-        resets, 0,
-        "{resets} of 30 refused token requests ended in a reset connection"
+    assert_refusal_reaches_whole_body_clients(
+        &node.url("/authToken"),
+        &[("Content-Type", "application/json")],
+        &[b'x'; 100 * 1024],
+        413,
+        "payload_too_large",
     );
 }
 
@@ -829,14 +704,10 @@ fn the_json_body_limit_flag_applies_to_token_requests() {
     let node = Node::start_dev(&["--max-json-body", "4096"]);
     let alice_key = KeyPair::from_uri("//Alice", CryptoScheme::Sr25519).unwrap();
     let alice = alice_key.public_key().to_joystream_address();
-    let data = format!(
-        r#"{{"memberId":1,"accountId":"{alice}","dataObjectId":1,"storageBucketId":0,"bagId":"static:council","pad":"{}"}}"#,
-        "x".repeat(8 * 1024)
-    );
+    let data = padded_request_data(&alice, 8 * 1024);
     let body = signed_body(&alice_key, &data);
-    let reply = post_raw(
+    let reply = post_token_raw(
         &node,
-        "/api/v1/authToken",
         &format!("Content-Length: {}", body.len()),
         body.as_bytes(),
     );

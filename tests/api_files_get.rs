@@ -12,12 +12,7 @@ fn get_head_ranges_and_conditionals() {
     let node = Node::start_dev(&[]);
     let bytes = content(1, 300_000);
     let answer = put(&node, 1, BAG, &bytes);
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.assert_status(201);
     let hash = multihash(&bytes);
     assert_eq!(answer.json()["id"], hash);
     let url = node.url("/files/1");

@@ -30,16 +30,6 @@ fn stats(node: &Node) -> Value {
     get_json(node, "/state/data")
 }
 
-fn put_ok(node: &Node, id: u64, bag: &str, bytes: &[u8]) {
-    let answer = put(node, id, bag, bytes);
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-}
-
 fn admin(node: &Node, method: &str, path: &str, auth: Option<&str>, body: Option<&[u8]>) -> Answer {
     let mut headers = vec![("Content-Type", "application/json")];
     let value;
@@ -48,27 +38,6 @@ fn admin(node: &Node, method: &str, path: &str, auth: Option<&str>, body: Option
         headers.push(("Authorization", &value));
     }
     request(method, &node.url(path), &headers, body)
-}
-
-fn bearer(node: &Node) -> String {
-    format!("Bearer {}", node.admin_token())
-}
-
-/// POSTs `body` over a raw connection, carrying on when the node closes before the whole
-/// body is written (it refuses as soon as the head says enough), and returns the answer.
-fn post_raw(node: &Node, path: &str, headers: &str, body: &[u8]) -> String {
-    use std::io::{Read as _, Write as _};
-    let mut stream = raw_connect(node);
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(body));
-    let mut reply = Vec::new();
-    let _ = stream.read_to_end(&mut reply);
-    String::from_utf8_lossy(&reply).into_owned()
 }
 
 #[test]
@@ -89,7 +58,7 @@ fn state_routes_list_stored_objects_and_count_their_bytes() {
         (100, "dynamic:channel:7", 1),
     ];
     for &(id, bag, len) in objects {
-        put_ok(&node, id, bag, &content(id, len));
+        put(&node, id, bag, &content(id, len)).assert_status(201);
     }
     // Created in the ledger but never uploaded: not stored, so not listed.
     create_object(&node, 50, MEMBER_BAG, &content(50, 10));
@@ -166,17 +135,11 @@ fn state_routes_list_stored_objects_and_count_their_bytes() {
 #[test]
 fn pending_objects_are_counted_and_served_until_accepted() {
     let node = Node::start_dev(&[]);
-    put_ok(&node, 1, MEMBER_BAG, &content(1, 3000));
-    let answer = admin_apply(&node, json!({"op": "setAutoAccept", "enabled": false}));
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    put(&node, 1, MEMBER_BAG, &content(1, 3000)).assert_status(201);
+    admin_apply(&node, json!({"op": "setAutoAccept", "enabled": false})).assert_status(200);
 
     let pending = content(7, 4096);
-    put_ok(&node, 7, MEMBER_BAG, &pending);
+    put(&node, 7, MEMBER_BAG, &pending).assert_status(201);
     assert_eq!(
         stats(&node),
         json!({"totalSize": 3000 + 4096, "objectNumber": 2, "tempDirSize": 0, "tempDownloads": 0,
@@ -187,7 +150,7 @@ fn pending_objects_are_counted_and_served_until_accepted() {
     assert_eq!(fetched.status, 200);
     assert!(fetched.body == pending);
     assert_eq!(get_json(&node, "/state/data-objects"), json!(["1", "7"]));
-    let ledger = get_json_admin(&node, "/admin/ledger");
+    let ledger = admin_get(&node, "/admin/ledger");
     let object = ledger["objects"]
         .as_array()
         .unwrap()
@@ -198,20 +161,14 @@ fn pending_objects_are_counted_and_served_until_accepted() {
     assert_eq!(object["accepted"], false, "{object}");
 
     // Accepting it: no longer pending, still served.
-    let answer = admin_apply(&node, json!({"op": "acceptObject", "id": 7}));
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    admin_apply(&node, json!({"op": "acceptObject", "id": 7})).assert_status(200);
     assert_eq!(
         stats(&node),
         json!({"totalSize": 3000 + 4096, "objectNumber": 2, "tempDirSize": 0, "tempDownloads": 0,
                "pendingDirSize": 0, "pendingObjects": 0})
     );
     assert!(get(&node.url("/files/7")).body == pending);
-    let ledger = get_json_admin(&node, "/admin/ledger");
+    let ledger = admin_get(&node, "/admin/ledger");
     let accepted = ledger["objects"]
         .as_array()
         .unwrap()
@@ -227,50 +184,22 @@ fn an_object_the_ledger_calls_accepted_is_not_pending_once_stored() {
     // With auto-accept off, an upload stays pending until accepted; but an object the ledger
     // already says is accepted (created with "accepted": true) has nothing left to wait for.
     let node = Node::start_dev(&[]);
-    let answer = admin_apply(&node, json!({"op": "setAutoAccept", "enabled": false}));
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    admin_apply(&node, json!({"op": "setAutoAccept", "enabled": false})).assert_status(200);
     let accepted = content(8, 2048);
-    let answer = admin_apply(
+    admin_apply(
         &node,
         json!({"op": "createObject", "object": {"id": 8, "bag": MEMBER_BAG,
             "sizeBytes": accepted.len(), "multihash": multihash(&accepted), "accepted": true}}),
-    );
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    )
+    .assert_status(200);
     let token = alice_token(&node, 8, MEMBER_BAG);
-    let answer = upload(&node, 8, MEMBER_BAG, &accepted, Some(&token));
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    upload(&node, 8, MEMBER_BAG, &accepted, Some(&token)).assert_status(201);
     let after = stats(&node);
     assert_eq!(after["objectNumber"], 1, "{after}");
     assert_eq!(after["pendingObjects"], 0, "{after}");
     assert_eq!(after["pendingDirSize"], 0, "{after}");
-    let ledger = get_json_admin(&node, "/admin/ledger");
+    let ledger = admin_get(&node, "/admin/ledger");
     assert_eq!(ledger["objects"][0]["accepted"], true, "{ledger}");
-}
-
-fn get_json_admin(node: &Node, path: &str) -> Value {
-    let answer = admin(node, "GET", path, Some(&bearer(node)), None);
-    assert_eq!(
-        answer.status,
-        200,
-        "GET {path}: {}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    answer.json()
 }
 
 #[test]
@@ -312,17 +241,12 @@ fn version_and_status() {
     // Buckets follow the ledger: one more operated bucket, one closed for uploads, one
     // operated by another worker (not ours, so not listed).
     let put_bucket = |id: u64, worker: u64, accepting: bool| {
-        let answer = admin_apply(
+        admin_apply(
             &node,
             json!({"op": "putBucket", "bucket": {"id": id, "operatorWorkerId": worker,
                    "acceptingUploads": accepting, "allBags": true}}),
-        );
-        assert_eq!(
-            answer.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&answer.body)
-        );
+        )
+        .assert_status(200);
     };
     put_bucket(1, 0, true);
     put_bucket(0, 0, false);
@@ -641,10 +565,10 @@ fn unknown_routes_are_404_and_wrong_methods_405_in_json() {
 #[test]
 fn head_is_answered_wherever_get_is() {
     let node = Node::start_dev(&[]);
-    put_ok(&node, 1, MEMBER_BAG, &content(1, 100));
+    put(&node, 1, MEMBER_BAG, &content(1, 100)).assert_status(201);
     // HEAD wherever GET is (RFC 9110 §9.1: servers MUST support GET and HEAD), admin routes
     // included: the same status as GET, no body.
-    let auth = format!("Bearer {}", node.admin_token());
+    let auth = node.admin_bearer();
     for (_, methods, path) in ROUTES {
         if !methods.contains(&"get") {
             continue;
@@ -687,18 +611,18 @@ fn the_admin_api_needs_the_token() {
         }
     }
     // Nothing changed.
-    let ledger = get_json_admin(&node, "/admin/ledger");
+    let ledger = admin_get(&node, "/admin/ledger");
     assert_eq!(ledger["members"].as_array().unwrap().len(), 1, "{ledger}");
 }
 
 #[test]
 fn admin_api_reads_and_changes_the_ledger() {
     let node = Node::start_dev(&[]);
-    let auth = bearer(&node);
+    let auth = node.admin_bearer();
     let alice = "j4W7rVcUCxi2crhhjRq46fNDRbVHTjJrz6bKxZwehEMQxZeSf";
 
     // What --dev seeds.
-    let ledger = get_json_admin(&node, "/admin/ledger");
+    let ledger = admin_get(&node, "/admin/ledger");
     assert_eq!(ledger["workerId"], 0, "{ledger}");
     assert_eq!(ledger["autoAcceptUploads"], true, "{ledger}");
     let buckets = ledger["buckets"].as_array().unwrap();
@@ -710,7 +634,7 @@ fn admin_api_reads_and_changes_the_ledger() {
     assert_eq!(ledger["members"], json!([{"id": 1, "controller": alice}]));
     assert_eq!(ledger["objects"], json!([]));
     assert_eq!(
-        get_json_admin(&node, "/admin/ledger/next-object-id"),
+        admin_get(&node, "/admin/ledger/next-object-id"),
         json!({"nextObjectId": 0})
     );
 
@@ -719,10 +643,10 @@ fn admin_api_reads_and_changes_the_ledger() {
     create_object(&node, 5, MEMBER_BAG, &five);
     create_object(&node, 3, "static:council", &content(3, 10));
     assert_eq!(
-        get_json_admin(&node, "/admin/ledger/next-object-id"),
+        admin_get(&node, "/admin/ledger/next-object-id"),
         json!({"nextObjectId": 6})
     );
-    let ledger = get_json_admin(&node, "/admin/ledger");
+    let ledger = admin_get(&node, "/admin/ledger");
     assert_eq!(
         ledger["objects"],
         json!([
@@ -738,7 +662,7 @@ fn admin_api_reads_and_changes_the_ledger() {
         "dynamic%3Amember%3A1",
         "Dynamic:Member:1",
     ] {
-        let filtered = get_json_admin(&node, &format!("/admin/ledger?bag={bag}"));
+        let filtered = admin_get(&node, &format!("/admin/ledger?bag={bag}"));
         let ids: Vec<&Value> = filtered["objects"]
             .as_array()
             .unwrap()
@@ -747,7 +671,7 @@ fn admin_api_reads_and_changes_the_ledger() {
             .collect();
         assert_eq!(ids, [&json!(5)], "{bag}");
     }
-    let empty = get_json_admin(&node, "/admin/ledger?bag=dynamic:channel:9");
+    let empty = admin_get(&node, "/admin/ledger?bag=dynamic:channel:9");
     assert_eq!(empty["objects"], json!([]));
     for bad in ["dynamic:planet:1", "%zz", ""] {
         let json = admin(
@@ -837,12 +761,11 @@ fn admin_api_reads_and_changes_the_ledger() {
         r#"{{"op":"putMember","member":{{"id":6,"controller":"{}"}}}}"#,
         "x".repeat(2 << 20)
     );
-    let reply = post_raw(
-        &node,
-        "/api/v1/admin/ledger",
-        &format!("Authorization: {auth}\r\nContent-Type: application/json\r\n"),
-        huge.as_bytes(),
+    let headers = format!(
+        "Authorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        huge.len()
     );
+    let reply = post_raw(&node, "/api/v1/admin/ledger", &headers, huge.as_bytes());
     assert!(
         reply.starts_with("HTTP/1.1 413"),
         "{}",
@@ -850,7 +773,7 @@ fn admin_api_reads_and_changes_the_ledger() {
     );
     assert!(reply.contains("payload_too_large"), "{reply}");
     // None of it changed the ledger.
-    let ledger = get_json_admin(&node, "/admin/ledger");
+    let ledger = admin_get(&node, "/admin/ledger");
     assert_eq!(ledger["members"].as_array().unwrap().len(), 1, "{ledger}");
     assert_eq!(ledger["objects"].as_array().unwrap().len(), 2, "{ledger}");
 
@@ -862,12 +785,7 @@ fn admin_api_reads_and_changes_the_ledger() {
     );
     assert!(get(&node.url("/files/5")).body == five);
     let answer = admin_apply(&node, json!({"op": "deleteObject", "id": 5}));
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.assert_status(200);
     assert_eq!(answer.json(), json!({"applied": true}));
     get(&node.url("/files/5")).assert_error(404);
     assert_eq!(
@@ -882,7 +800,7 @@ fn admin_api_reads_and_changes_the_ledger() {
     let after = stats(&node);
     assert_eq!(after["objectNumber"], 0, "{after}");
     assert_eq!(after["totalSize"], 0, "{after}");
-    let ledger = get_json_admin(&node, "/admin/ledger");
+    let ledger = admin_get(&node, "/admin/ledger");
     assert!(
         !ledger["objects"]
             .as_array()
@@ -893,7 +811,7 @@ fn admin_api_reads_and_changes_the_ledger() {
     );
     // The id can be used again, for other bytes.
     let other = content(55, 2000);
-    put_ok(&node, 5, MEMBER_BAG, &other);
+    put(&node, 5, MEMBER_BAG, &other).assert_status(201);
     let fetched = get(&node.url("/files/5"));
     assert!(
         fetched.body == other,
@@ -901,28 +819,6 @@ fn admin_api_reads_and_changes_the_ledger() {
     );
     let etag = format!("\"{}\"", multihash(&other));
     assert_eq!(fetched.header("etag"), Some(etag.as_str()));
-}
-
-/// POSTs with ureq, which writes the whole body before it reads the answer (as most clients
-/// do without `Expect: 100-continue`); None when the node reset the connection first.
-fn post_whole_body_first(
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Option<(u16, Vec<u8>)> {
-    use std::io::Read as _;
-    let mut req = agent().post(url);
-    for (name, value) in headers {
-        req = req.set(name, value);
-    }
-    let response = match req.send_bytes(body) {
-        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-        Err(ureq::Error::Transport(_)) => return None,
-    };
-    let status = response.status();
-    let mut bytes = Vec::new();
-    response.into_reader().read_to_end(&mut bytes).ok()?;
-    Some((status, bytes))
 }
 
 #[test]
@@ -935,25 +831,14 @@ fn a_refused_admin_change_is_answered_even_to_clients_that_send_the_whole_body_f
         r#"{{"op":"putMember","member":{{"id":6,"controller":"{}"}}}}"#,
         "x".repeat(100 * 1024)
     );
-    let mut resets = 0;
-    for _ in 0..30 {
-        match post_whole_body_first(
-            &node.url("/admin/ledger"),
-            &[
-                ("Authorization", "Bearer wrong"),
-                ("Content-Type", "application/json"),
-            ],
-            body.as_bytes(),
-        ) {
-            Some((status, answer)) => {
-                assert_eq!(status, 401, "{}", String::from_utf8_lossy(&answer));
-                assert!(String::from_utf8_lossy(&answer).contains("unauthorized"));
-            }
-            None => resets += 1,
-        }
-    }
-    assert_eq!(
-        resets, 0,
-        "{resets} of 30 refused admin changes ended in a reset connection"
+    assert_refusal_reaches_whole_body_clients(
+        &node.url("/admin/ledger"),
+        &[
+            ("Authorization", "Bearer wrong"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+        401,
+        "unauthorized",
     );
 }

@@ -32,12 +32,7 @@ fn uploads_with_query_parameters_and_with_form_fields() {
     let node = Node::start_dev(&[]);
     let bytes = content(2, 1_500_000);
     let answer = put(&node, 10, BAG, &bytes);
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.assert_status(201);
     assert_eq!(answer.json()["id"], multihash(&bytes));
     assert!(get(&node.url("/files/10")).body == bytes);
 
@@ -55,18 +50,13 @@ fn uploads_with_query_parameters_and_with_form_fields() {
         &bytes,
     );
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
-    let answer = request(
+    request(
         "POST",
         &node.url("/files"),
         &[("Content-Type", &content_type), ("x-api-key", &token)],
         Some(&body),
-    );
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    )
+    .assert_status(201);
     assert!(get(&node.url("/files/11")).body == bytes);
 
     // Stored objects show up in the state routes.
@@ -82,75 +72,53 @@ fn refusals_before_the_body() {
     let bytes = content(4, 10_000);
     create_object(&node, 20, BAG, &bytes);
 
+    // An upload of `bytes` without a token with `query`: refused with `status`.
+    let refused = |query: &str, status: u16| {
+        upload_with_query(&node, query, &bytes, &[]).assert_error(status);
+    };
+
     // Missing or malformed parameters.
-    upload_with_query(
-        &node,
-        "storageBucketId=0&bagId=dynamic:member:1",
-        &bytes,
-        &[],
-    )
-    .assert_error(400);
-    upload_with_query(
-        &node,
+    refused("storageBucketId=0&bagId=dynamic:member:1", 400);
+    refused(
         "dataObjectId=x&storageBucketId=0&bagId=dynamic:member:1",
-        &bytes,
-        &[],
-    )
-    .assert_error(400);
+        400,
+    );
     // A bucket this node does not operate, and one that takes no uploads: 503.
-    upload_with_query(
-        &node,
+    refused(
         "dataObjectId=20&storageBucketId=5&bagId=dynamic:member:1",
-        &bytes,
-        &[],
-    )
-    .assert_error(503);
+        503,
+    );
     let closed = serde_json::json!({"op": "putBucket", "bucket": {
         "id": 0, "operatorWorkerId": 0, "acceptingUploads": false, "allBags": true}});
     assert_eq!(admin_apply(&node, closed).status, 200);
-    upload_with_query(
-        &node,
+    refused(
         "dataObjectId=20&storageBucketId=0&bagId=dynamic:member:1",
-        &bytes,
-        &[],
-    )
-    .assert_error(503);
+        503,
+    );
     let open = serde_json::json!({"op": "putBucket", "bucket": {
         "id": 0, "operatorWorkerId": 0, "acceptingUploads": true, "allBags": true}});
     assert_eq!(admin_apply(&node, open).status, 200);
     // A bad bag id; an object not in that bag; an object not in the ledger.
-    upload_with_query(
-        &node,
+    refused(
         "dataObjectId=20&storageBucketId=0&bagId=dynamic:planet:1",
-        &bytes,
-        &[],
-    )
-    .assert_error(400);
-    upload_with_query(
-        &node,
+        400,
+    );
+    refused(
         "dataObjectId=20&storageBucketId=0&bagId=static:council",
-        &bytes,
-        &[],
-    )
-    .assert_error(400);
-    upload_with_query(
-        &node,
+        400,
+    );
+    refused(
         "dataObjectId=21&storageBucketId=0&bagId=dynamic:member:1",
-        &bytes,
-        &[],
-    )
-    .assert_error(400);
+        400,
+    );
     // A bag not assigned to the bucket.
     let bucket1 = serde_json::json!({"op": "putBucket", "bucket": {
         "id": 1, "operatorWorkerId": 0, "acceptingUploads": true, "allBags": false}});
     assert_eq!(admin_apply(&node, bucket1).status, 200);
-    upload_with_query(
-        &node,
+    refused(
         "dataObjectId=20&storageBucketId=1&bagId=dynamic:member:1",
-        &bytes,
-        &[],
-    )
-    .assert_error(400);
+        400,
+    );
     // Tokens: missing, garbage, for another object.
     let query = "dataObjectId=20&storageBucketId=0&bagId=dynamic:member:1";
     upload_with_query(&node, query, &bytes, &[]).assert_error(401);
@@ -173,13 +141,7 @@ fn refusals_before_the_body() {
     assert_nothing_left(&node, 20);
 
     // The right token works once; the object is then stored, and a second upload is refused.
-    let answer = upload_with_query(&node, query, &bytes, &[("x-api-key", &token)]);
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    upload_with_query(&node, query, &bytes, &[("x-api-key", &token)]).assert_status(201);
     upload_with_query(&node, query, &bytes, &[("x-api-key", &token)]).assert_error(400);
     let again = alice_token(&node, 20, BAG);
     let json = upload_with_query(&node, query, &bytes, &[("x-api-key", &again)]).assert_error(400);
@@ -271,11 +233,5 @@ fn multipart_without_a_file_part_or_closing_boundary() {
     .assert_error(400);
     assert_nothing_left(&node, 50);
     // With auth disabled, no token is needed.
-    let answer = upload_with_query(&node, query, &bytes, &[]);
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    upload_with_query(&node, query, &bytes, &[]).assert_status(201);
 }

@@ -3,24 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
 use common::*;
-
-fn colossus(args: &[&str]) -> Output {
-    Command::new(binary())
-        .args(args)
-        .output()
-        .expect("run colossus")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 #[test]
 fn ledger_commands_change_what_the_node_enforces() {
@@ -93,27 +76,8 @@ fn ledger_commands_change_what_the_node_enforces() {
         .any(|m| m["id"] == 7 && m["controller"] == address.as_str()));
 
     // The new member can upload object 70 with a token signed by its own key.
-    let body = colossus::client::token_request_body(&key, 7, 70, 0, "dynamic:channel:4").unwrap();
-    let answer = request(
-        "POST",
-        &node.url("/authToken"),
-        &[("Content-Type", "application/json")],
-        Some(body.as_bytes()),
-    );
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let token = answer.json()["token"].as_str().unwrap().to_string();
-    let answer = upload(&node, 70, "dynamic:channel:4", &bytes, Some(&token));
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    let token = member_token(node.addr, &key, 7, 70, "dynamic:channel:4");
+    upload(&node, 70, "dynamic:channel:4", &bytes, Some(&token)).assert_status(201);
 
     // delete-object drops the ledger entry and the stored copy.
     let out = ledger(&["delete-object", "--object-id", "70"]);
@@ -160,16 +124,23 @@ fn upload_command_creates_signs_uploads_and_prints_the_hash() {
     let file = dir.path().join("clip.bin");
     let bytes = content(13, 3 * 1024 * 1024 + 17);
     std::fs::write(&file, &bytes).unwrap();
-    let out = colossus(&[
-        "upload",
-        "--node",
-        &url,
-        "--admin-token-file",
-        token_file.to_str().unwrap(),
-        "--bag",
-        "dynamic:member:1",
-        "--file",
-        file.to_str().unwrap(),
+    // `colossus upload` of the file into dynamic:member:1, with `extra` flags.
+    let colossus_upload = |extra: &[&str]| {
+        let mut all = vec![
+            "upload",
+            "--node",
+            &url,
+            "--admin-token-file",
+            token_file.to_str().unwrap(),
+            "--bag",
+            "dynamic:member:1",
+            "--file",
+            file.to_str().unwrap(),
+        ];
+        all.extend_from_slice(extra);
+        colossus(&all)
+    };
+    let out = colossus_upload(&[
         "--object-id",
         "5",
         "--member-id",
@@ -187,37 +158,13 @@ fn upload_command_creates_signs_uploads_and_prints_the_hash() {
     assert!(got.body == bytes);
 
     // Without --object-id the next free id is used.
-    let out = colossus(&[
-        "upload",
-        "--node",
-        &url,
-        "--admin-token-file",
-        token_file.to_str().unwrap(),
-        "--bag",
-        "dynamic:member:1",
-        "--file",
-        file.to_str().unwrap(),
-    ]);
+    let out = colossus_upload(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(get(&node.url("/files/6")).body == bytes);
 
     // A member the key does not control: refused with the node's 401, exit 1, and the
     // object it created is removed again.
-    let out = colossus(&[
-        "upload",
-        "--node",
-        &url,
-        "--admin-token-file",
-        token_file.to_str().unwrap(),
-        "--bag",
-        "dynamic:member:1",
-        "--file",
-        file.to_str().unwrap(),
-        "--object-id",
-        "9",
-        "--member-uri",
-        "//Eve",
-    ]);
+    let out = colossus_upload(&["--object-id", "9", "--member-uri", "//Eve"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("401"), "{}", stderr(&out));
     get(&node.url("/files/9")).assert_error(404);

@@ -2,25 +2,14 @@
 //! the reference vectors, `verify-bag-id` on good and bad ids, and `ledger`/`upload` against
 //! an unreachable node or without an admin token: one `error: ...` line, non-zero exit.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
+use common::*;
+
 const UNREACHABLE: &str = "http://127.0.0.1:1";
-
-fn colossus(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_colossus"))
-        .args(args)
-        .output()
-        .expect("the colossus binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
 
 /// Exit code 1 and exactly one stderr line, starting `error: `; returns that line.
 fn assert_one_error_line(o: &Output) -> String {
@@ -32,26 +21,9 @@ fn assert_one_error_line(o: &Output) -> String {
     lines[0].to_owned()
 }
 
-/// shared/vectors/joystream-compat.json, found by walking up from the crate (as the unit
-/// tests' loader does), or COLOSSUS_VECTORS.
+/// The shared vectors, as JSON.
 fn vectors() -> serde_json::Value {
-    const RELATIVE: &str = "shared/vectors/joystream-compat.json";
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Ok(path) = std::env::var("COLOSSUS_VECTORS") {
-        candidates.push(PathBuf::from(path));
-    }
-    let mut dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    while let Some(d) = dir {
-        candidates.push(d.join(RELATIVE));
-        candidates.push(d.join("..").join(RELATIVE));
-        dir = d.parent().map(Path::to_path_buf);
-    }
-    for path in candidates {
-        if let Ok(bytes) = std::fs::read(&path) {
-            return serde_json::from_slice(&bytes).expect("vectors file is valid JSON");
-        }
-    }
-    panic!("joystream-compat.json not found; set COLOSSUS_VECTORS to its path");
+    serde_json::from_slice(&vectors_json()).expect("vectors file is valid JSON")
 }
 
 #[test]
@@ -206,7 +178,7 @@ fn ledger_without_an_admin_token_file_fails_clearly() {
     assert!(line.contains("missing.token"), "{line}");
 
     // The default path is relative to the working directory.
-    let o = Command::new(env!("CARGO_BIN_EXE_colossus"))
+    let o = Command::new(binary())
         .args(["ledger", "--node", UNREACHABLE, "list"])
         .current_dir(dir.path())
         .output()

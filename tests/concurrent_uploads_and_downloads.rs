@@ -29,35 +29,6 @@ fn size_of(i: u64) -> usize {
     }
 }
 
-/// `http://addr/api/v1<path>`: threads share the address, not the `Node` (which owns the
-/// child process and its stdout channel).
-fn url(addr: SocketAddr, path: &str) -> String {
-    format!("http://{addr}/api/v1{path}")
-}
-
-/// An upload token for //Alice (member 1 on a --dev node).
-fn token(addr: SocketAddr, id: u64, bag: &str) -> String {
-    let key = colossus::auth::keys::KeyPair::from_uri(
-        "//Alice",
-        colossus::auth::keys::CryptoScheme::Sr25519,
-    )
-    .expect("member key");
-    let body = colossus::client::token_request_body(&key, 1, id, 0, bag).expect("body");
-    let answer = request(
-        "POST",
-        &url(addr, "/authToken"),
-        &[("Content-Type", "application/json")],
-        Some(body.as_bytes()),
-    );
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    answer.json()["token"].as_str().expect("token").to_string()
-}
-
 struct Object {
     id: u64,
     bag: &'static str,
@@ -89,7 +60,8 @@ fn upload_all(node: &Node, objects: &[Arc<Object>], with_tokens: bool) {
             let object = object.clone();
             let barrier = barrier.clone();
             thread::spawn(move || {
-                let token = with_tokens.then(|| token(addr, object.id, object.bag));
+                let token =
+                    with_tokens.then(|| member_token(addr, &alice_key(), 1, object.id, object.bag));
                 barrier.wait();
                 (object.id, upload_one(addr, &object, token.as_deref()))
             })
@@ -118,7 +90,7 @@ fn upload_one(addr: SocketAddr, object: &Object, token: Option<&str>) -> Answer 
             object.bag.replace(':', "%3A")
         );
         (
-            url(addr, &format!("/files{query}")),
+            api_url(addr, &format!("/files{query}")),
             multipart(BOUNDARY, &[], &object.bytes),
         )
     } else {
@@ -128,7 +100,7 @@ fn upload_one(addr: SocketAddr, object: &Object, token: Option<&str>) -> Answer 
             ("bagId", object.bag),
         ];
         (
-            url(addr, "/files"),
+            api_url(addr, "/files"),
             multipart(BOUNDARY, &fields, &object.bytes),
         )
     };
@@ -172,7 +144,7 @@ fn download_all(node: &Node, objects: &[Arc<Object>]) {
                 .stack_size(256 * 1024)
                 .spawn(move || {
                     let (range, span) = download_plan(n, object.bytes.len());
-                    let url = url(addr, &format!("/files/{}", object.id));
+                    let url = api_url(addr, &format!("/files/{}", object.id));
                     barrier.wait();
                     let answer = match &range {
                         Some(range) => request("GET", &url, &[("Range", range)], None),
@@ -246,24 +218,25 @@ fn assert_counts(node: &Node, objects: &[Arc<Object>]) {
     }
 }
 
-#[test]
-fn fifty_uploads_with_tokens_then_two_hundred_downloads() {
-    let node = Node::start_dev(&[]);
-    let objects = objects(1_000);
-    upload_all(&node, &objects, true);
+/// The scenario on a --dev node with `flags`, objects from `seed`, uploads with or without
+/// tokens.
+fn uploads_then_downloads(flags: &[&str], seed: u64, with_tokens: bool) {
+    let node = Node::start_dev(flags);
+    let objects = objects(seed);
+    upload_all(&node, &objects, with_tokens);
     assert_counts(&node, &objects);
     download_all(&node, &objects);
     assert_counts(&node, &objects);
 }
 
 #[test]
+fn fifty_uploads_with_tokens_then_two_hundred_downloads() {
+    uploads_then_downloads(&[], 1_000, true);
+}
+
+#[test]
 fn fifty_uploads_without_auth_then_two_hundred_downloads() {
-    let node = Node::start_dev(&["--disable-upload-auth"]);
-    let objects = objects(2_000);
-    upload_all(&node, &objects, false);
-    assert_counts(&node, &objects);
-    download_all(&node, &objects);
-    assert_counts(&node, &objects);
+    uploads_then_downloads(&["--disable-upload-auth"], 2_000, false);
 }
 
 #[test]

@@ -58,12 +58,7 @@ fn assert_no_temp_files(data: &Path) {
 fn assert_upload_succeeds(node: &Node, id: u64, bytes: &[u8]) {
     let token = alice_token(node, id, BAG);
     let answer = upload(node, id, BAG, bytes, Some(&token));
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.assert_status(201);
     assert_eq!(answer.json()["id"], multihash(bytes));
     assert!(get(&node.url(&format!("/files/{id}"))).body == bytes);
     let stats = state_data(node);

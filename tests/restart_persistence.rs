@@ -43,34 +43,6 @@ fn fetch(node: &Node, id: u64) -> Seen {
     }
 }
 
-fn admin_get(node: &Node, path: &str) -> Value {
-    let token = format!("Bearer {}", node.admin_token());
-    let answer = request("GET", &node.url(path), &[("Authorization", &token)], None);
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    answer.json()
-}
-
-fn apply_ok(node: &Node, mutation: Value) {
-    let answer = admin_apply(node, mutation);
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-}
-
-fn stats(node: &Node) -> Value {
-    let answer = get(&node.url("/state/data"));
-    assert_eq!(answer.status, 200);
-    answer.json()
-}
-
 fn ids(node: &Node) -> Value {
     get(&node.url("/state/data-objects")).json()
 }
@@ -83,29 +55,6 @@ fn durable_ledger(node: &Node) -> Value {
         .expect("ledger object")
         .remove("autoAcceptUploads");
     ledger
-}
-
-/// A token for `member_id` signed in the test by `key`.
-fn member_token(node: &Node, key: &KeyPair, member_id: u64, id: u64, bag: &str) -> String {
-    let data = format!(
-        r#"{{"memberId":{member_id},"accountId":"{}","dataObjectId":{id},"storageBucketId":0,"bagId":"{bag}"}}"#,
-        key.public_key().to_joystream_address()
-    );
-    let signature = colossus::auth::hex::encode(&key.sign(data.as_bytes()));
-    let body = format!(r#"{{"data":{data},"signature":"{signature}"}}"#);
-    let answer = request(
-        "POST",
-        &node.url("/authToken"),
-        &[("Content-Type", "application/json")],
-        Some(body.as_bytes()),
-    );
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    answer.json()["token"].as_str().unwrap().to_string()
 }
 
 /// Checks every object in `seen` against the node, and a range of each non-empty one.
@@ -167,38 +116,23 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
         (6, "static:wg:storage", png),
     ];
     for (id, bag, bytes) in &objects {
-        let answer = put(&node, *id, bag, bytes);
-        assert_eq!(
-            answer.status,
-            201,
-            "{}",
-            String::from_utf8_lossy(&answer.body)
-        );
+        put(&node, *id, bag, bytes).assert_status(201);
     }
     // Ledger changes: a member with a key made here, an object created but not uploaded, a
     // second bucket, and a pending (uploaded, not accepted) object.
     let member = KeyPair::generate(CryptoScheme::Sr25519);
-    apply_ok(
-        &node,
-        json!({"op": "putMember", "member": {"id": 42,
-            "controller": member.public_key().to_joystream_address()}}),
-    );
+    add_member(&node, 42, &member.public_key().to_joystream_address());
     let later = content(9, 70_000);
     create_object(&node, 9, "dynamic:member:42", &later);
-    apply_ok(
+    admin_apply(
         &node,
         json!({"op": "putBucket", "bucket": {"id": 1, "operatorWorkerId": 0,
             "acceptingUploads": true, "bags": ["static:council"]}}),
-    );
-    apply_ok(&node, json!({"op": "setAutoAccept", "enabled": false}));
+    )
+    .assert_status(200);
+    admin_apply(&node, json!({"op": "setAutoAccept", "enabled": false})).assert_status(200);
     let pending = content(5, 10_000);
-    let answer = put(&node, 5, "dynamic:member:1", &pending);
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    put(&node, 5, "dynamic:member:1", &pending).assert_status(201);
 
     let mut seen: BTreeMap<u64, Seen> = BTreeMap::new();
     for id in [1, 2, 3, 4, 5, 6] {
@@ -206,7 +140,7 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
     }
     assert_eq!(seen[&6].content_type, "image/png");
     assert!(seen[&1].bytes.is_empty());
-    let stats_before = stats(&node);
+    let stats_before = state_data(&node);
     assert_eq!(stats_before["pendingObjects"], 1, "{stats_before}");
     let ids_before = ids(&node);
     let ledger_before = durable_ledger(&node);
@@ -220,7 +154,7 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let node = Node::start_in(&data, &["--dev"]);
     assert_all_served(&node, &seen);
-    assert_eq!(stats(&node), stats_before);
+    assert_eq!(state_data(&node), stats_before);
     assert_eq!(ids(&node), ids_before);
     assert_eq!(durable_ledger(&node), ledger_before);
     assert_eq!(std::fs::read(&token_path).unwrap(), admin_token);
@@ -230,33 +164,17 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
 
     // The member added before the restart gets a token, and the object created before it
     // can be uploaded now.
-    let token = member_token(&node, &member, 42, 9, "dynamic:member:42");
-    let answer = upload(&node, 9, "dynamic:member:42", &later, Some(&token));
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    let token = member_token(node.addr, &member, 42, 9, "dynamic:member:42");
+    upload(&node, 9, "dynamic:member:42", &later, Some(&token)).assert_status(201);
     seen.insert(9, fetch(&node, 9));
     // One more object and one more ledger change, then kill -9 while idle: both were
     // acknowledged, so both must be there after.
     let last = content(10, 1 << 20);
-    let answer = put(&node, 10, "dynamic:member:1", &last);
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    put(&node, 10, "dynamic:member:1", &last).assert_status(201);
     seen.insert(10, fetch(&node, 10));
     let other = KeyPair::generate(CryptoScheme::Ed25519);
-    apply_ok(
-        &node,
-        json!({"op": "putMember", "member": {"id": 43,
-            "controller": other.public_key().to_joystream_address()}}),
-    );
-    let stats_killed = stats(&node);
+    add_member(&node, 43, &other.public_key().to_joystream_address());
+    let stats_killed = state_data(&node);
     let ids_killed = ids(&node);
     let ledger_killed = durable_ledger(&node);
     let mut node = node;
@@ -268,11 +186,11 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
 
     let node = Node::start_in(&data, &["--dev"]);
     assert_all_served(&node, &seen);
-    assert_eq!(stats(&node), stats_killed);
+    assert_eq!(state_data(&node), stats_killed);
     assert_eq!(ids(&node), ids_killed);
     assert_eq!(durable_ledger(&node), ledger_killed);
     assert_eq!(std::fs::read(&token_path).unwrap(), admin_token);
-    member_token(&node, &other, 43, 11, "dynamic:member:43");
+    member_token(node.addr, &other, 43, 11, "dynamic:member:43");
     let status = node.stop();
     assert!(status.success(), "SIGTERM exit after recovery: {status:?}");
 
@@ -300,7 +218,7 @@ fn a_fresh_node_stopped_at_once_restarts_empty() {
     let node = Node::start_in(&data, &["--dev"]);
     assert_eq!(node.admin_token(), token);
     assert_eq!(ids(&node), json!([]));
-    assert_eq!(stats(&node)["objectNumber"], 0);
+    assert_eq!(state_data(&node)["objectNumber"], 0);
     assert!(node.stop().success());
 }
 
@@ -312,12 +230,13 @@ fn a_dev_restart_keeps_admin_changes_to_what_dev_seeded() {
     let temp = tempfile::tempdir().expect("temp dir");
     let data = temp.path().join("data");
     let node = Node::start_in(&data, &["--dev"]);
-    apply_ok(&node, json!({"op": "setAutoAccept", "enabled": false}));
-    apply_ok(
+    admin_apply(&node, json!({"op": "setAutoAccept", "enabled": false})).assert_status(200);
+    admin_apply(
         &node,
         json!({"op": "putBucket", "bucket": {"id": 0, "operatorWorkerId": 0,
             "acceptingUploads": false, "allBags": true}}),
-    );
+    )
+    .assert_status(200);
     let before = admin_get(&node, "/admin/ledger");
     assert_eq!(before["autoAcceptUploads"], false);
     assert!(node.stop().success());

@@ -5,13 +5,61 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+use colossus::auth::keys::{CryptoScheme, KeyPair};
 
 /// The binary under test.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_colossus")
+}
+
+/// Runs `colossus <args>` to its end (the offline tools, or the clients of a running node).
+pub fn colossus(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .output()
+        .expect("the colossus binary runs")
+}
+
+/// What a finished `colossus` printed on stdout.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 on stdout")
+}
+
+/// What a finished `colossus` printed on stderr.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("UTF-8 on stderr")
+}
+
+/// shared/vectors/joystream-compat.json (made with the reference node's own libraries), found
+/// by walking up from the crate (the repository sits next to `shared/`), or at
+/// $COLOSSUS_VECTORS; its bytes, for each test to parse the way it needs.
+pub fn vectors_json() -> Vec<u8> {
+    const RELATIVE: &str = "shared/vectors/joystream-compat.json";
+    let mut candidates = Vec::new();
+    if let Ok(path) = std::env::var("COLOSSUS_VECTORS") {
+        candidates.push(PathBuf::from(path));
+    }
+    let mut dir = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    while let Some(d) = dir {
+        candidates.push(d.join(RELATIVE));
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    for path in &candidates {
+        if let Ok(bytes) = std::fs::read(path) {
+            return bytes;
+        }
+    }
+    panic!("joystream-compat.json not found in {candidates:?}; set COLOSSUS_VECTORS");
+}
+
+/// `http://addr/api/v1<path>`, for test threads, which share the address and not the `Node`
+/// (it owns the child process and its stdout channel).
+pub fn api_url(addr: SocketAddr, path: &str) -> String {
+    format!("http://{addr}/api/v1{path}")
 }
 
 /// A running node.
@@ -80,7 +128,7 @@ impl Node {
 
     /// `http://addr/api/v1<path>`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}/api/v1{path}", self.addr)
+        api_url(self.addr, path)
     }
 
     /// The admin token the node generated.
@@ -89,6 +137,11 @@ impl Node {
             .expect("admin token")
             .trim()
             .to_string()
+    }
+
+    /// `Bearer <admin token>`, the `Authorization` value of the admin API.
+    pub fn admin_bearer(&self) -> String {
+        format!("Bearer {}", self.admin_token())
     }
 
     /// Sends SIGTERM and waits for a clean exit.
@@ -160,19 +213,26 @@ impl Answer {
         })
     }
 
+    /// Asserts the status, showing the body when it differs; the answer, to go on with.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_status_of(self.status, status, &self.body);
+        self
+    }
+
     /// Asserts an error answer: this status, JSON {type, message}.
+    #[track_caller]
     pub fn assert_error(&self, status: u16) -> serde_json::Value {
-        assert_eq!(
-            self.status,
-            status,
-            "body: {}",
-            String::from_utf8_lossy(&self.body)
-        );
-        let json = self.json();
+        let json = self.assert_status(status).json();
         assert!(json["type"].is_string(), "no type in {json}");
         assert!(json["message"].is_string(), "no message in {json}");
         json
     }
+}
+
+#[track_caller]
+fn assert_status_of(actual: u16, expected: u16, body: &[u8]) {
+    assert_eq!(actual, expected, "body: {}", String::from_utf8_lossy(body));
 }
 
 fn answer_of(result: Result<ureq::Response, ureq::Error>) -> Answer {
@@ -224,16 +284,41 @@ pub fn get(url: &str) -> Answer {
 
 /// Applies one ledger change through the admin API.
 pub fn admin_apply(node: &Node, mutation: serde_json::Value) -> Answer {
-    let token = format!("Bearer {}", node.admin_token());
     request(
         "POST",
         &node.url("/admin/ledger"),
         &[
-            ("Authorization", &token),
+            ("Authorization", &node.admin_bearer()),
             ("Content-Type", "application/json"),
         ],
         Some(mutation.to_string().as_bytes()),
     )
+}
+
+/// Creates or replaces member `id`, controlled by the account `controller` (SS58).
+pub fn add_member(node: &Node, id: u64, controller: &str) {
+    admin_apply(
+        node,
+        serde_json::json!({"op": "putMember", "member": {"id": id, "controller": controller}}),
+    )
+    .assert_status(200);
+}
+
+/// GET of an admin route with the admin token, asserting 200; the JSON answer.
+pub fn admin_get(node: &Node, path: &str) -> serde_json::Value {
+    let answer = request(
+        "GET",
+        &node.url(path),
+        &[("Authorization", &node.admin_bearer())],
+        None,
+    );
+    assert_eq!(
+        answer.status,
+        200,
+        "GET {path}: {}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    answer.json()
 }
 
 /// Deterministic test content.
@@ -263,12 +348,7 @@ pub fn create_object(node: &Node, id: u64, bag: &str, bytes: &[u8]) {
             "object": {"id": id, "bag": bag, "sizeBytes": bytes.len(), "multihash": multihash(bytes)}
         }),
     );
-    assert_eq!(
-        answer.status,
-        200,
-        "createObject: {}",
-        String::from_utf8_lossy(&answer.body)
-    );
+    answer.assert_status(200);
 }
 
 /// A multipart/form-data body with text fields then one file part.
@@ -313,6 +393,68 @@ pub fn upload(node: &Node, id: u64, bag: &str, bytes: &[u8], token: Option<&str>
     )
 }
 
+/// POSTs `body` over a raw connection after the request line, `Host` and `headers` (each
+/// line ending in CRLF, framing included), carrying on when the node closes before the whole
+/// body is written (it may refuse as soon as the head says enough); whatever the node answered.
+pub fn post_raw(node: &Node, path: &str, headers: &str, body: &[u8]) -> String {
+    let mut stream = raw_connect(node);
+    let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n");
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body));
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// POSTs `body` 30 times with ureq, which writes the whole body before it reads the answer
+/// (as most clients do without `Expect: 100-continue`), to a route that refuses it before
+/// reading it; asserts that every time the refusal arrived (`status`, an error of
+/// `error_type`), never a reset connection.
+pub fn assert_refusal_reaches_whole_body_clients(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    status: u16,
+    error_type: &str,
+) {
+    let mut resets = 0;
+    for _ in 0..30 {
+        match post_whole_body_first(url, headers, body) {
+            Some((answered, answer)) => {
+                let answer = String::from_utf8_lossy(&answer);
+                assert_eq!(answered, status, "{answer}");
+                assert!(answer.contains(error_type), "{answer}");
+            }
+            None => resets += 1,
+        }
+    }
+    assert_eq!(
+        resets, 0,
+        "{resets} of 30 refused requests to {url} ended in a reset connection"
+    );
+}
+
+/// POSTs the whole body, then reads the answer; None when the node reset the connection first.
+fn post_whole_body_first(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
+    let mut req = agent().post(url);
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
+    let response = match req.send_bytes(body) {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+        Err(ureq::Error::Transport(_)) => return None,
+    };
+    let status = response.status();
+    let mut bytes = Vec::new();
+    response.into_reader().read_to_end(&mut bytes).ok()?;
+    Some((status, bytes))
+}
+
 /// Raw HTTP/1.1 over a TcpStream, for what clients libraries will not do.
 pub fn raw_connect(node: &Node) -> TcpStream {
     let stream = TcpStream::connect(node.addr).expect("connect");
@@ -331,32 +473,30 @@ pub fn raw_exchange(node: &Node, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Asks the node for an upload token as `member_uri` (sr25519) controlling `member_id`.
-pub fn auth_token(node: &Node, member_uri: &str, member_id: u64, id: u64, bag: &str) -> Answer {
-    let key = colossus::auth::keys::KeyPair::from_uri(
-        member_uri,
-        colossus::auth::keys::CryptoScheme::Sr25519,
-    )
-    .expect("member key");
-    let body = colossus::client::token_request_body(&key, member_id, id, 0, bag).expect("body");
-    request(
+/// //Alice's key: the controller of member 1 on a --dev node.
+pub fn alice_key() -> KeyPair {
+    KeyPair::from_uri("//Alice", CryptoScheme::Sr25519).expect("//Alice")
+}
+
+/// An upload token for object `id` of `bag`, asked of the node at `addr` as `member_id`
+/// signing with its controller `key` (an address, so that test threads can ask too).
+pub fn member_token(addr: SocketAddr, key: &KeyPair, member_id: u64, id: u64, bag: &str) -> String {
+    let body = colossus::client::token_request_body(key, member_id, id, 0, bag).expect("body");
+    let answer = request(
         "POST",
-        &node.url("/authToken"),
+        &api_url(addr, "/authToken"),
         &[("Content-Type", "application/json")],
         Some(body.as_bytes()),
-    )
+    );
+    answer.assert_status(201).json()["token"]
+        .as_str()
+        .expect("token")
+        .to_string()
 }
 
 /// A token for //Alice (member 1 on a --dev node).
 pub fn alice_token(node: &Node, id: u64, bag: &str) -> String {
-    let answer = auth_token(node, "//Alice", 1, id, bag);
-    assert_eq!(
-        answer.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    answer.json()["token"].as_str().expect("token").to_string()
+    member_token(node.addr, &alice_key(), 1, id, bag)
 }
 
 /// Creates object `id` in the ledger and uploads it with a fresh token; returns the answer.
@@ -368,14 +508,7 @@ pub fn put(node: &Node, id: u64, bag: &str, bytes: &[u8]) -> Answer {
 
 /// GET /state/data as JSON.
 pub fn state_data(node: &Node) -> serde_json::Value {
-    let answer = get(&node.url("/state/data"));
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    answer.json()
+    get(&node.url("/state/data")).assert_status(200).json()
 }
 
 /// Polls `check` every 50 ms until it returns Some, failing the test with `what` after
@@ -418,6 +551,13 @@ pub struct RawAnswer {
 }
 
 impl RawAnswer {
+    /// Asserts the status, showing the body when it differs; the answer, to go on with.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_status_of(self.status, status, &self.body);
+        self
+    }
+
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
