@@ -100,20 +100,9 @@ pub fn execute(args: &UploadArgs) -> Result<(u64, String), CliError> {
     let label = format!("hashing {}", args.file.display());
     let (multihash, size_bytes) = hash_file(&args.file, &label)?;
 
-    if args.existing {
-        return send(
-            &client,
-            args,
-            member_key.as_ref(),
-            object_id,
-            bucket_id,
-            &bag,
-            size_bytes,
-        )
-        .map_err(|failure| failure.error)
-        .and_then(|answered| check_answer(object_id, answered, &multihash));
+    if !args.existing {
+        object_id = create_object(&client, args, object_id, &bag, size_bytes, &multihash)?;
     }
-    object_id = create_object(&client, args, object_id, &bag, size_bytes, &multihash)?;
     match send(
         &client,
         args,
@@ -124,6 +113,8 @@ pub fn execute(args: &UploadArgs) -> Result<(u64, String), CliError> {
         size_bytes,
     ) {
         Ok(answered) => check_answer(object_id, answered, &multihash),
+        // The object was there before: it is not ours to remove.
+        Err(failure) if args.existing => Err(failure.error),
         Err(failure) => Err(roll_back(&client, object_id, failure)),
     }
 }

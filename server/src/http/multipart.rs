@@ -1015,7 +1015,7 @@ mod tests {
     const B: &str = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
 
     /// A parsed body: each part's start event and its reassembled data.
-    #[derive(Debug, PartialEq, Eq)]
+    #[derive(Clone, Debug, PartialEq, Eq)]
     struct Part {
         name: String,
         filename: Option<String>,
@@ -1130,6 +1130,18 @@ mod tests {
         }
         out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         out
+    }
+
+    /// `body` cut in two at every offset parses to `parts`.
+    fn assert_every_split_parses(body: &[u8], parts: &[Part]) {
+        for cut in 0..=body.len() {
+            let (a, b) = body.split_at(cut);
+            assert_eq!(
+                parse_chunks(B, [a, b]).as_deref(),
+                Ok(parts),
+                "cut at {cut}"
+            );
+        }
     }
 
     fn upload_parts() -> Vec<Part> {
@@ -1247,17 +1259,10 @@ mod tests {
     fn every_split_point_gives_the_same_parts() {
         let parts = upload_parts();
         let body = body(B, &parts);
-        for cut in 0..=body.len() {
-            let (a, b) = body.split_at(cut);
-            assert_eq!(
-                parse_chunks(B, [a, b]),
-                Ok(parts.clone_parts()),
-                "cut at {cut}"
-            );
-        }
+        assert_every_split_parses(&body, &parts);
         for (i, j) in [(1, 2), (40, 41), (45, 90), (100, 101)] {
             let chunks = [&body[..i], &body[i..j], &body[j..]];
-            assert_eq!(parse_chunks(B, chunks), Ok(parts.clone_parts()));
+            assert_eq!(parse_chunks(B, chunks), Ok(parts.clone()));
         }
     }
 
@@ -1265,30 +1270,13 @@ mod tests {
     fn byte_by_byte() {
         let parts = upload_parts();
         let body = body(B, &parts);
-        assert_eq!(parse_chunks(B, body.chunks(1)), Ok(parts.clone_parts()));
+        assert_eq!(parse_chunks(B, body.chunks(1)), Ok(parts.clone()));
         for size in 2..=80 {
             assert_eq!(
                 parse_chunks(B, body.chunks(size)),
-                Ok(parts.clone_parts()),
+                Ok(parts.clone()),
                 "{size}"
             );
-        }
-    }
-
-    trait CloneParts {
-        fn clone_parts(&self) -> Vec<Part>;
-    }
-
-    impl CloneParts for Vec<Part> {
-        fn clone_parts(&self) -> Vec<Part> {
-            self.iter()
-                .map(|p| Part {
-                    name: p.name.clone(),
-                    filename: p.filename.clone(),
-                    content_type: p.content_type.clone(),
-                    data: p.data.clone(),
-                })
-                .collect()
         }
     }
 
@@ -1308,16 +1296,9 @@ mod tests {
         .concat();
         let parts = vec![file("file", "t.bin", "application/octet-stream", &tricky)];
         let body = body(B, &parts);
-        assert_eq!(parse(B, &body), Ok(parts.clone_parts()));
-        assert_eq!(parse_chunks(B, body.chunks(1)), Ok(parts.clone_parts()));
-        for cut in 0..=body.len() {
-            let (a, b) = body.split_at(cut);
-            assert_eq!(
-                parse_chunks(B, [a, b]),
-                Ok(parts.clone_parts()),
-                "cut at {cut}"
-            );
-        }
+        assert_eq!(parse(B, &body), Ok(parts.clone()));
+        assert_eq!(parse_chunks(B, body.chunks(1)), Ok(parts.clone()));
+        assert_every_split_parses(&body, &parts);
     }
 
     #[test]
@@ -1329,14 +1310,14 @@ mod tests {
         let split = body.len() - B.len() - 8; // inside the real closing delimiter
         for cut in split - 30..split {
             let (a, b) = body.split_at(cut);
-            assert_eq!(parse_chunks(B, [a, b]), Ok(parts.clone_parts()));
+            assert_eq!(parse_chunks(B, [a, b]), Ok(parts.clone()));
         }
     }
 
     #[test]
     fn empty_parts_and_empty_body() {
         let parts = vec![field("a", b""), file("file", "e", "x/y", b"")];
-        assert_eq!(parse(B, &body(B, &parts)), Ok(parts.clone_parts()));
+        assert_eq!(parse(B, &body(B, &parts)), Ok(parts.clone()));
         // Zero parts: just the closing boundary.
         assert_eq!(parse(B, format!("--{B}--").as_bytes()), Ok(vec![]));
         // A part with no headers at all has no name.
@@ -1462,7 +1443,7 @@ mod tests {
         let data = b"\r\r\n\n\r-\r\n-\n--\r\n--\r\n\r\n";
         let parts = vec![file("file", "f", "a/b", data)];
         let body = body(B, &parts);
-        assert_eq!(parse_chunks(B, body.chunks(1)), Ok(parts.clone_parts()));
+        assert_eq!(parse_chunks(B, body.chunks(1)), Ok(parts.clone()));
     }
 
     #[test]

@@ -93,14 +93,11 @@ impl Journal {
             }
         };
 
-        let stale = rewrite_path(path);
-        match fs::remove_file(&stale) {
-            // Never renamed, so the journal is still the authority; the replacement may be
-            // incomplete. If this removal is lost in a crash it is simply done again.
-            Ok(()) => report.removed_stale_rewrite = true,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("remove stale compaction file")(e)),
-        }
+        // A compaction's replacement still here was never renamed over the journal, so the
+        // journal is still the authority and the replacement may be incomplete. If this
+        // removal is lost in a crash it is simply done again.
+        report.removed_stale_rewrite = remove_if_present(&rewrite_path(path))
+            .map_err(io_err("remove stale compaction file"))?;
 
         let (file, created_now) = match OpenOptions::new()
             .read(true)
@@ -465,11 +462,7 @@ where
         }
     };
     // A replacement left by an earlier failure is stale.
-    match fs::remove_file(new_path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err("remove stale compaction file")(e)),
-    }
+    remove_if_present(new_path).map_err(io_err("remove stale compaction file"))?;
     let file = OpenOptions::new()
         .read(true)
         .append(true)
@@ -494,6 +487,15 @@ where
     // the journal's name would point at a short or empty file and the ledger would be lost.
     file.sync_data().map_err(io_err("fdatasync"))?;
     Ok((file, lines))
+}
+
+/// Removes the file at `path`; whether there was one.
+fn remove_if_present(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 fn rewrite_path(path: &Path) -> PathBuf {
@@ -527,6 +529,15 @@ fn lock_exclusive(file: &File) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::ledger::{Bucket, DataObject, Member};
+
+    /// A journal line of `json` spelled out by hand (crc32c as 8 hex digits, a space, the
+    /// JSON, a newline), to check the encoder against and to write what it never would.
+    fn checksummed_line(json: &[u8]) -> Vec<u8> {
+        let mut line = format!("{:08x} ", crc32c::crc32c(json)).into_bytes();
+        line.extend_from_slice(json);
+        line.push(b'\n');
+        line
+    }
 
     fn sample() -> Vec<Mutation> {
         vec![
@@ -612,11 +623,10 @@ mod tests {
     fn line_format_is_crc_space_json_newline() {
         let mut line = Vec::new();
         encode_line(&Mutation::SetWorker { worker_id: 5 }, &mut line).expect("encode");
-        let json = br#"{"op":"setWorker","workerId":5}"#;
-        let mut expected = format!("{:08x} ", crc32c::crc32c(json)).into_bytes();
-        expected.extend_from_slice(json);
-        expected.push(b'\n');
-        assert_eq!(line, expected);
+        assert_eq!(
+            line,
+            checksummed_line(br#"{"op":"setWorker","workerId":5}"#)
+        );
     }
 
     #[test]
@@ -711,10 +721,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = journal_with(dir.path(), &[]);
         let mut bytes = fs::read(&path).expect("read");
-        let json = br#"{"op":"launchRocket"}"#;
-        bytes.extend_from_slice(format!("{:08x} ", crc32c::crc32c(json)).as_bytes());
-        bytes.extend_from_slice(json);
-        bytes.push(b'\n');
+        bytes.extend_from_slice(&checksummed_line(br#"{"op":"launchRocket"}"#));
         fs::write(&path, &bytes).expect("write");
         assert!(matches!(
             Journal::open(&path),
@@ -748,10 +755,7 @@ mod tests {
     fn unknown_version_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("j");
-        let json = br#"{"op":"journalVersion","version":2}"#;
-        let mut bytes = format!("{:08x} ", crc32c::crc32c(json)).into_bytes();
-        bytes.extend_from_slice(json);
-        bytes.push(b'\n');
+        let bytes = checksummed_line(br#"{"op":"journalVersion","version":2}"#);
         fs::write(&path, &bytes).expect("write");
         match Journal::open(&path) {
             Err(LedgerError::Corrupt {
