@@ -78,6 +78,22 @@ fn get_counts_and_verifies_every_body() {
     let run = bench(&["get", "--url", &url, "--count", "20", "-c", "2"]);
     run.assert_clean(20, 20 * SIZE);
 
+    // With idle keep-alive connections held open beside the busy ones; the run still ends.
+    let run = bench(&[
+        "get",
+        "--manifest",
+        manifest,
+        "--count",
+        "100",
+        "-c",
+        "4",
+        "--idle-connections",
+        "200",
+    ]);
+    run.assert_clean(100, 100 * SIZE);
+    assert_eq!(run.u64("/idle_established"), 200);
+    assert_eq!(run.u64("/connections_opened"), 204);
+
     // For a duration: ends on time, every finished request checked.
     let run = bench(&[
         "get",

@@ -328,6 +328,8 @@ struct Shared {
     ready: AtomicUsize,
     /// Set when every connection is ready: the clock starts.
     started: OnceLock<Instant>,
+    /// Busy connection tasks still running; idle connections close when it reaches 0.
+    busy_running: AtomicUsize,
 }
 
 impl Shared {
@@ -348,6 +350,7 @@ pub fn run(cfg: LoadConfig, workload: Arc<dyn Workload>) -> RunStats {
         live: Live::default(),
         ready: AtomicUsize::new(0),
         started: OnceLock::new(),
+        busy_running: AtomicUsize::new(cfg.connections),
     });
     let mut handles = Vec::new();
     for t in 0..threads {
@@ -363,6 +366,9 @@ pub fn run(cfg: LoadConfig, workload: Arc<dyn Workload>) -> RunStats {
     // Start the clock once every connection is up (or failed to come up).
     let total = cfg.connections + cfg.idle_connections;
     while shared.ready.load(Ordering::Acquire) < total {
+        if handles.iter().all(|h| h.is_finished()) {
+            break; // A thread died before its connections were up; do not wait forever.
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
     let started = Instant::now();
@@ -482,7 +488,7 @@ async fn idle_connection(shared: Arc<Shared>, stats: Rc<RefCell<RunStats>>) {
         s.connections_opened += 1;
     }
     wait_for_start(&shared).await;
-    while !shared.stop.load(Ordering::Acquire) {
+    while !shared.stop.load(Ordering::Acquire) && shared.busy_running.load(Ordering::Acquire) > 0 {
         monoio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(conn);
@@ -508,6 +514,11 @@ enum Outcome {
 }
 
 async fn busy_connection(shared: Arc<Shared>, stats: Rc<RefCell<RunStats>>, seed: u64) {
+    busy_loop(&shared, &stats, seed).await;
+    shared.busy_running.fetch_sub(1, Ordering::AcqRel);
+}
+
+async fn busy_loop(shared: &Arc<Shared>, stats: &Rc<RefCell<RunStats>>, seed: u64) {
     let cfg = &shared.cfg;
     let mut rng = Rng::new(seed);
     let mut bufs = Bufs::default();
@@ -519,7 +530,7 @@ async fn busy_connection(shared: Arc<Shared>, stats: Rc<RefCell<RunStats>>, seed
         conn = Some(c);
         stats.borrow_mut().connections_opened += 1;
     }
-    wait_for_start(&shared).await;
+    wait_for_start(shared).await;
     let deadline = shared.deadline();
     loop {
         if shared.stop.load(Ordering::Relaxed) {
@@ -548,7 +559,7 @@ async fn busy_connection(shared: Arc<Shared>, stats: Rc<RefCell<RunStats>>, seed
         }
         let result = monoio::time::timeout_at(
             limit.into(),
-            exchange(&shared, &mut conn, &op, &mut bufs, &stats),
+            exchange(shared, &mut conn, &op, &mut bufs, stats),
         )
         .await;
         let outcome = match result {
