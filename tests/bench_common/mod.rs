@@ -19,28 +19,22 @@ pub fn bench_binary() -> &'static str {
     env!("CARGO_BIN_EXE_colossus-bench")
 }
 
-/// The colossus node binary (same profile as the tests).
+/// The colossus node binary: the sibling of colossus-bench in the same target directory and
+/// profile (so CARGO_TARGET_DIR and --release are followed), or `COLOSSUS_BIN`.
 pub fn node_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("COLOSSUS_BIN") {
         return PathBuf::from(path);
     }
-    let profile = if cfg!(debug_assertions) {
-        "debug"
-    } else {
-        "release"
-    };
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target")
-        .join(profile)
-        .join("colossus");
+    let path = std::path::Path::new(bench_binary()).with_file_name("colossus");
     assert!(
         path.exists(),
-        "{} does not exist: build the node first (cargo build -p colossus{}) or set COLOSSUS_BIN",
+        "{} does not exist: build the node first in the same profile \
+         (cargo build -p colossus{}) or set COLOSSUS_BIN",
         path.display(),
-        if profile == "release" {
-            " --release"
-        } else {
+        if cfg!(debug_assertions) {
             ""
+        } else {
+            " --release"
         }
     );
     path
