@@ -202,9 +202,14 @@ impl ContentType {
 
 /// Sniff from the object's first bytes (at most SNIFF_LEN_BYTES; may be shorter, even empty).
 ///
-/// Never panics on any input; bytes beyond [`SNIFF_LEN_BYTES`] are ignored. A signature that
-/// is cut off before it can be told apart from a sibling format yields `OctetStream` (or
-/// `PlainText` when the visible bytes are text), never a wrong binary type.
+/// Never panics on any input; bytes beyond [`SNIFF_LEN_BYTES`] are ignored. A signature needs
+/// every byte it checks. Once a container's signature is visible (ISO BMFF `ftyp`, EBML, Ogg,
+/// RIFF, an ID3 tag) its formats are only told apart on the bytes that decide between them;
+/// while those are cut off the answer is `OctetStream` (or a text type when the visible bytes
+/// are text), never a sibling format that the rest of the object could contradict. A prefix
+/// shorter than the window is the whole object (the writer passes the first
+/// [`SNIFF_LEN_BYTES`]), so the one guess is made for a full window only: an ID3 tag running
+/// past it is taken for MP3, the common case.
 pub fn sniff(prefix: &[u8]) -> ContentType {
     let p = prefix.get(..SNIFF_LEN_BYTES).unwrap_or(prefix);
     if p.is_empty() {
@@ -220,13 +225,15 @@ pub fn sniff(prefix: &[u8]) -> ContentType {
 /// A binary-format detector: `Some` when its signature matches.
 type Sniffer = fn(&[u8]) -> Option<ContentType>;
 
-/// Binary detectors, tried in order before the text detectors.
+/// Binary detectors, tried in order before the text detectors. Fixed signatures come first;
+/// the two that only recognise a pattern of frames (MPEG-TS sync bytes, MPEG audio frame
+/// headers) come last, since such a pattern can occur inside another format's header (the
+/// `G` of `GIF8` is the TS sync byte 0x47).
 const BINARY_SNIFFERS: &[Sniffer] = &[
     sniff_iso_bmff,
     sniff_riff,
     sniff_ebml,
     sniff_ogg,
-    sniff_mpeg_ts,
     sniff_flv,
     sniff_mpeg_ps,
     sniff_flac,
@@ -239,6 +246,7 @@ const BINARY_SNIFFERS: &[Sniffer] = &[
     sniff_pdf,
     sniff_zip,
     sniff_gzip,
+    sniff_mpeg_ts,
     sniff_mpeg_audio,
 ];
 
@@ -287,7 +295,10 @@ fn sniff_iso_bmff(p: &[u8]) -> Option<ContentType> {
     if size < 16 {
         return None;
     }
-    let major = bytes4(p, 8)?;
+    // From here on the container is known: a cut-off major brand is undecided.
+    let Some(major) = bytes4(p, 8) else {
+        return Some(ContentType::OctetStream);
+    };
     let compat_end = size.min(p.len());
     let compat = p.get(16..compat_end).unwrap_or(&[]).chunks_exact(4);
     let box_complete = size <= p.len();
@@ -297,7 +308,8 @@ fn sniff_iso_bmff(p: &[u8]) -> Option<ContentType> {
         b"avif" | b"avis" => ContentType::Avif,
         b"heic" | b"heix" => ContentType::Heic,
         b"mif1" | b"msf1" => {
-            // Generic HEIF brands: the compatible brands say which codec is inside.
+            // Generic HEIF brands: the compatible brands say which codec is inside, and an
+            // `avif` brand wins wherever it is listed, so only a complete box rules it out.
             let mut heic = false;
             for brand in compat {
                 match brand {
@@ -306,13 +318,12 @@ fn sniff_iso_bmff(p: &[u8]) -> Option<ContentType> {
                     _ => {}
                 }
             }
-            if heic || (box_complete && &major == b"mif1") {
-                ContentType::Heic
-            } else if box_complete {
-                ContentType::Mp4
-            } else {
-                // An `avif` brand may still follow in the cut-off part of the box.
+            if !box_complete {
                 ContentType::OctetStream
+            } else if heic || &major == b"mif1" {
+                ContentType::Heic
+            } else {
+                ContentType::Mp4
             }
         }
         _ => ContentType::Mp4,
@@ -410,39 +421,51 @@ fn sniff_ebml(p: &[u8]) -> Option<ContentType> {
 }
 
 /// Ogg: video when a Theora stream is present, otherwise audio.
+///
+/// Every logical stream starts with a BOS page holding its codec identification packet, and
+/// all BOS pages come before any other page. So the type is decided by a Theora BOS page, or
+/// by the first non-BOS page (no Theora then); a prefix that ends before either is undecided.
 fn sniff_ogg(p: &[u8]) -> Option<ContentType> {
     const PAGE_HEADER_LEN: usize = 27;
+    const HEADER_TYPE_BOS: u8 = 0x02;
+    const THEORA_ID: &[u8] = b"\x80theora";
     if !p.starts_with(b"OggS") || p.get(4).is_some_and(|&version| version != 0) {
         return None;
     }
-    if find(p, b"\x80theora").is_some() {
-        return Some(ContentType::OggVideo);
-    }
-    // Find the first codec identification packet (skipping an Ogg Skeleton stream); once it
-    // is visible and not Theora, the stream is audio. If it is cut off, Theora may follow.
+    let undecided = Some(ContentType::OctetStream);
     let mut page = 0usize;
     loop {
         let Some(header) = p.get(page..page + PAGE_HEADER_LEN) else {
-            return Some(ContentType::OctetStream);
+            return undecided;
         };
         if !header.starts_with(b"OggS") || header.get(4) != Some(&0) {
-            return Some(ContentType::OctetStream);
+            return undecided;
+        }
+        let header_type = header.get(5).copied().unwrap_or(0);
+        if header_type & HEADER_TYPE_BOS == 0 {
+            // Past the BOS pages without meeting Theora (a stream must start with one).
+            return if page == 0 {
+                undecided
+            } else {
+                Some(ContentType::OggAudio)
+            };
         }
         let segments = usize::from(header.get(26).copied().unwrap_or(0));
         let table_start = page + PAGE_HEADER_LEN;
         let Some(table) = p.get(table_start..table_start + segments) else {
-            return Some(ContentType::OctetStream);
+            return undecided;
         };
         let body_len: usize = table.iter().map(|&s| usize::from(s)).sum();
         let packet_start = table_start + segments;
         let first_packet_len = table.iter().position(|&s| s < 255).map_or(body_len, |i| {
             255 * i + usize::from(table.get(i).copied().unwrap_or(0))
         });
-        let Some(id) = p.get(packet_start..packet_start + first_packet_len.min(8)) else {
-            return Some(ContentType::OctetStream);
+        let id_len = first_packet_len.min(THEORA_ID.len());
+        let Some(id) = p.get(packet_start..packet_start + id_len) else {
+            return undecided;
         };
-        if id != b"fishead\0" {
-            return Some(ContentType::OggAudio);
+        if id == THEORA_ID {
+            return Some(ContentType::OggVideo);
         }
         page = packet_start + body_len;
     }
@@ -586,28 +609,52 @@ fn next_frame_ok(p: &[u8], frame_len: usize, header_ok: fn(&[u8]) -> Option<usiz
     }
 }
 
+/// What follows an ID3v2 tag at the start of `p`: FLAC, AAC or (the common case) MP3.
+fn sniff_id3_tagged(p: &[u8]) -> Option<ContentType> {
+    const HEADER_LEN: usize = 10;
+    const FOOTER_FLAG: u8 = 0x10;
+    let h: [u8; HEADER_LEN] = p.get(..HEADER_LEN)?.try_into().ok()?;
+    let (major, revision, flags, size) = (h[3], h[4], h[5], &h[6..]);
+    if !(2..=4).contains(&major) || revision == 0xFF || size.iter().any(|b| b & 0x80 != 0) {
+        return None;
+    }
+    // The tag size is a 28-bit syncsafe integer: 7 bits per byte.
+    let body = size
+        .iter()
+        .fold(0usize, |acc, &b| (acc << 7) | usize::from(b));
+    let footer = if flags & FOOTER_FLAG != 0 {
+        HEADER_LEN
+    } else {
+        0
+    };
+    let rest = p.get(HEADER_LEN + body + footer..).unwrap_or(&[]);
+    if rest.starts_with(b"fLaC") {
+        return Some(ContentType::Flac);
+    }
+    // ADTS is the 12-bit sync 0xFFF with layer 00; MPEG audio frames have a layer other than 00.
+    let adts_sync = rest.first() == Some(&0xFF) && rest.get(1).is_some_and(|&b| b & 0xF6 == 0xF0);
+    if adts_sync && adts_frame_len(rest).is_some() {
+        return Some(ContentType::Aac);
+    }
+    // Too few bytes after the tag to tell FLAC, AAC and MP3 apart.
+    let cut_short = match rest {
+        [] | [0xFF] => true,
+        _ if adts_sync => rest.len() < 7,
+        _ => rest.len() < 4 && b"fLaC".starts_with(rest),
+    };
+    if cut_short && p.len() < SNIFF_LEN_BYTES {
+        // The object ends there: it holds no audio to name.
+        return Some(ContentType::OctetStream);
+    }
+    // A full window whose tag (cover art, say) runs past it, a frame header or anything else
+    // after the tag: MP3, by far the most common audio behind an ID3 tag.
+    Some(ContentType::Mp3)
+}
+
 /// MP3 (ID3v2 tag or MPEG audio frames) and AAC (ADTS frames).
 fn sniff_mpeg_audio(p: &[u8]) -> Option<ContentType> {
     if p.starts_with(b"ID3") {
-        let h: [u8; 10] = p.get(..10)?.try_into().ok()?;
-        let (major, revision, flags, size) = (h[3], h[4], h[5], &h[6..]);
-        if !(2..=4).contains(&major) || revision == 0xFF || size.iter().any(|b| b & 0x80 != 0) {
-            return None;
-        }
-        let body = size
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 7) | usize::from(b));
-        let footer = if flags & 0x10 != 0 { 10 } else { 0 };
-        // An ID3 tag usually precedes MP3, but may also precede FLAC or ADTS.
-        if let Some(rest) = p.get(10 + body + footer..) {
-            if rest.starts_with(b"fLaC") {
-                return Some(ContentType::Flac);
-            }
-            if adts_frame_len(rest).is_some() {
-                return Some(ContentType::Aac);
-            }
-        }
-        return Some(ContentType::Mp3);
+        return sniff_id3_tagged(p);
     }
     if let Some(len) = adts_frame_len(p) {
         return next_frame_ok(p, len, adts_frame_len).then_some(ContentType::Aac);
@@ -1107,7 +1154,7 @@ mod tests {
         v
     }
 
-    fn ogg_vorbis() -> Vec<u8> {
+    fn ogg_vorbis_bos() -> Vec<u8> {
         ogg_page(
             2,
             1,
@@ -1115,8 +1162,17 @@ mod tests {
         )
     }
 
+    /// A BOS page, then the page after the BOS pages (which tells that no Theora follows).
+    fn ogg_vorbis() -> Vec<u8> {
+        let mut v = ogg_vorbis_bos();
+        v.extend_from_slice(&ogg_page(0, 1, &with_padding(b"\x03vorbis", 16)));
+        v
+    }
+
     fn ogg_opus() -> Vec<u8> {
-        ogg_page(2, 1, &with_padding(b"OpusHead\x01\x02\x38\x01\x80\xBB", 19))
+        let mut v = ogg_page(2, 1, &with_padding(b"OpusHead\x01\x02\x38\x01\x80\xBB", 19));
+        v.extend_from_slice(&ogg_page(0, 1, &with_padding(b"OpusTags", 16)));
+        v
     }
 
     fn ogg_theora() -> Vec<u8> {
@@ -1205,11 +1261,13 @@ mod tests {
             ("avif-mif1", iso_bmff(b"mif1", &[b"mif1", b"miaf", b"avif"]), T::Avif),
             ("heic", iso_bmff(b"heic", &[b"mif1", b"heic"]), T::Heic),
             ("heic-mif1", iso_bmff(b"mif1", &[b"mif1", b"heic"]), T::Heic),
+            ("avif-mif1-heic", iso_bmff(b"mif1", &[b"heic", b"avif"]), T::Avif),
             ("webm", ebml(b"webm"), T::Webm),
             ("matroska", ebml(b"matroska"), T::Matroska),
             ("ogg-theora", ogg_theora(), T::OggVideo),
             ("ogg-vorbis", ogg_vorbis(), T::OggAudio),
             ("ogg-opus", ogg_opus(), T::OggAudio),
+            ("ogg-vorbis-theora", [ogg_vorbis_bos(), ogg_theora()].concat(), T::OggVideo),
             ("avi", riff(b"AVI ", b"LIST", b"hdrlavih"), T::Avi),
             ("mpeg-ts", ts_packets(188, 3), T::MpegTs),
             ("m2ts", ts_packets(192, 3), T::MpegTs),
@@ -1223,11 +1281,18 @@ mod tests {
                 vec![0, 0, 1, 0xBA, 0x44, 0, 4, 0, 4, 1, 0x01, 0x89, 0xC3, 0xF8],
                 T::MpegPs,
             ),
-            ("mp3-id3", id3(&with_padding(b"TIT2\x00\x00\x00\x03\x00\x00\x00Hi", 40)), T::Mp3),
+            (
+                "mp3-id3",
+                [id3(&with_padding(b"TIT2\x00\x00\x00\x03\x00\x00\x00Hi", 40)), mp3_frames()]
+                    .concat(),
+                T::Mp3,
+            ),
             ("mp3-frames", mp3_frames(), T::Mp3),
             ("wav", riff(b"WAVE", b"fmt ", &[1, 0, 2, 0, 0x44, 0xAC, 0, 0]), T::Wav),
             ("flac", flac_stream(), T::Flac),
             ("aac-adts", adts_frames(), T::Aac),
+            ("flac-id3", [id3(&[0; 16]), flac_stream()].concat(), T::Flac),
+            ("aac-id3", [id3(&[0; 16]), adts_frames()].concat(), T::Aac),
             ("jpeg", b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01".to_vec(), T::Jpeg),
             (
                 "png",
@@ -1363,6 +1428,18 @@ mod tests {
     }
 
     #[test]
+    fn iso_bmff_cut_before_its_brands_is_undecided() {
+        // Fuzz: with the major brand cut off the ftyp box was ignored, and the other sniffers
+        // read its size field (here an MP3 frame header) instead.
+        assert_eq!(sniff(b"\xFF\xFB\x90\x64ftyp"), ContentType::OctetStream);
+        // A generic `mif1` box listing `heic` before `avif`: an image is AVIF if `avif` is
+        // listed anywhere, so a box cut after `heic` is undecided, not HEIC.
+        let both = iso_bmff(b"mif1", &[b"heic", b"avif"]);
+        assert_eq!(sniff(&both[..20]), ContentType::OctetStream);
+        assert_eq!(sniff(&both), ContentType::Avif);
+    }
+
+    #[test]
     fn webm() {
         assert_sample("webm");
     }
@@ -1381,15 +1458,39 @@ mod tests {
         let mut skeleton = ogg_page(2, 9, &with_padding(b"fishead\0\x03\x00", 64));
         skeleton.extend_from_slice(&ogg_vorbis());
         assert_eq!(sniff(&skeleton), ContentType::OggAudio);
-        // Theora on the second BOS page, after Vorbis.
-        let mut muxed = ogg_vorbis();
-        muxed.extend_from_slice(&ogg_theora());
-        assert_eq!(sniff(&muxed), ContentType::OggVideo);
+        // Vorbis, then Theora on a second BOS page.
+        assert_sample("ogg-vorbis-theora");
+    }
+
+    #[test]
+    fn ogg_cut_before_the_last_bos_page_is_undecided() {
+        // Fuzz: "\x80theora" was looked for anywhere, so a Vorbis BOS page followed by a
+        // Theora one read as audio when cut between them. Only the page after the BOS pages
+        // rules Theora out.
+        let vorbis_bos = ogg_vorbis_bos();
+        assert_eq!(sniff(&vorbis_bos), ContentType::OctetStream);
+        let cut = ogg_page(2, 2, b"\x80theora");
+        let muxed = [vorbis_bos.as_slice(), &cut[..cut.len() - 1]].concat();
+        assert_eq!(sniff(&muxed), ContentType::OctetStream);
+        assert_eq!(sniff(&[muxed, vec![b'a']].concat()), ContentType::OggVideo);
+        // "\x80theora" inside a later, non-BOS page is not a Theora stream.
+        let mut audio = ogg_vorbis();
+        audio.extend_from_slice(&ogg_page(0, 1, b"\x80theora"));
+        assert_eq!(sniff(&audio), ContentType::OggAudio);
     }
 
     #[test]
     fn avi() {
         assert_sample("avi");
+    }
+
+    #[test]
+    fn small_gif_is_not_a_transport_stream() {
+        // Fuzz: the `G` of "GIF8" is the TS sync byte 0x47, and the TS check ran first; a
+        // 189-byte GIF with 0x47 at offset 188 read as two TS packets.
+        let mut gif = with_padding(b"GIF89a", 189);
+        gif[188] = 0x47;
+        assert_eq!(sniff(&gif), ContentType::Gif);
     }
 
     #[test]
@@ -1474,6 +1575,42 @@ mod tests {
         let mut tagged_aac = id3(&[0; 16]);
         tagged_aac.extend_from_slice(&adts_frames());
         assert_eq!(sniff(&tagged_aac), ContentType::Aac);
+    }
+
+    #[test]
+    fn id3_tag_then_cut_audio_is_undecided() {
+        // Fuzz: a tag whose end (or the bytes after it) was cut off read as MP3, though the
+        // whole object says FLAC or AAC. The smallest: a complete empty tag and nothing else.
+        assert_eq!(sniff(&id3(&[])), ContentType::OctetStream);
+        let tag = id3(&[0; 16]);
+        for audio in [flac_stream(), adts_frames()] {
+            let tagged = [tag.as_slice(), &audio].concat();
+            let full = sniff(&tagged);
+            for cut in 0..tagged.len() {
+                let got = sniff(&tagged[..cut]);
+                let audio = [ContentType::Mp3, ContentType::Aac, ContentType::Flac];
+                assert!(got == full || !audio.contains(&got), "{cut}: {got:?}");
+            }
+        }
+        // A frame header after the tag is MP3, and so is anything that is neither FLAC nor ADTS.
+        assert_eq!(
+            sniff(&[tag.as_slice(), &[0xFF, 0xFB]].concat()),
+            ContentType::Mp3
+        );
+        assert_eq!(sniff(&[tag.as_slice(), b"junk"].concat()), ContentType::Mp3);
+        // The footer flag adds 10 bytes to the tag.
+        let mut footed = [tag.as_slice(), &[0; 10], b"fLaC"].concat();
+        footed[5] = 0x10;
+        assert_eq!(sniff(&footed), ContentType::Flac);
+    }
+
+    #[test]
+    fn id3_tag_past_a_full_window_is_mp3() {
+        // A large tag (cover art) hides the audio from a full window: MP3 is the common case.
+        let tagged = [id3(&[0; SNIFF_LEN_BYTES]), flac_stream()].concat();
+        assert_eq!(sniff(&tagged), ContentType::Mp3);
+        // An object that ends inside its own tag holds no audio.
+        assert_eq!(sniff(&tagged[..100]), ContentType::OctetStream);
     }
 
     #[test]
