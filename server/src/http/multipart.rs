@@ -286,11 +286,12 @@ impl State {
     }
 }
 
-/// Boyer-Moore-Horspool search for the delimiter `CRLF--boundary`.
+/// Search for the delimiter `CRLF--boundary` (memchr's SIMD substring search: the file part
+/// of an upload is scanned byte by byte for it, and a table-driven Horspool scan cost about
+/// 7% of an upload's CPU).
 struct Delimiter {
     bytes: Box<[u8]>,
-    /// How far the window may move when its last byte is `b`.
-    skip: [usize; 256],
+    finder: memchr::memmem::Finder<'static>,
 }
 
 impl Delimiter {
@@ -299,13 +300,10 @@ impl Delimiter {
         bytes.extend_from_slice(b"\r\n--");
         bytes.extend_from_slice(boundary.as_bytes());
         debug_assert!(bytes.len() <= DELIMITER_LEN_MAX, "boundary was validated");
-        let mut skip = [bytes.len(); 256];
-        for (i, &b) in bytes[..bytes.len() - 1].iter().enumerate() {
-            skip[usize::from(b)] = bytes.len() - 1 - i;
-        }
+        let finder = memchr::memmem::Finder::new(&bytes).into_owned();
         Self {
             bytes: bytes.into_boxed_slice(),
-            skip,
+            finder,
         }
     }
 
@@ -320,17 +318,7 @@ impl Delimiter {
 
     /// First position of the whole delimiter in `hay`.
     fn find(&self, hay: &[u8]) -> Option<usize> {
-        let n = self.bytes.len();
-        let last = n - 1;
-        let mut at = 0;
-        while at + n <= hay.len() {
-            let b = hay[at + last];
-            if b == self.bytes[last] && hay[at..at + last] == self.bytes[..last] {
-                return Some(at);
-            }
-            at += self.skip[usize::from(b)];
-        }
-        None
+        self.finder.find(hay)
     }
 
     /// Where in `hay` (which holds no whole delimiter) a possible start of the delimiter
