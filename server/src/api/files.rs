@@ -20,25 +20,13 @@ const EXPOSED_HEADERS: &str = "Content-Range, Content-Length, ETag, Accept-Range
 /// Served bytes are media, never a document: no scripts, no plugins, even for SVG.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
-/// Parses a data object id: decimal digits only, fitting a u64.
-pub fn parse_object_id(text: &str) -> Result<u64, ApiError> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::BadRequest(format!(
-            "data object id {text:?} must be decimal digits"
-        )));
-    }
-    text.parse::<u64>().map_err(|_| {
-        ApiError::BadRequest(format!("data object id {text:?} does not fit in 64 bits"))
-    })
-}
-
 /// GET or HEAD of one object.
 pub async fn get(
     core: &Core,
     request: &Request<Incoming>,
     id_text: &str,
 ) -> Result<Response<ApiBody>, ApiError> {
-    let id = parse_object_id(id_text)?;
+    let id = super::parse_decimal_id(id_text, "data object id")?;
     let store = &core.node.store;
     let meta = store.metadata(id).map_err(|e| match e {
         colossus_engine::EngineError::NotFound { .. } => {
@@ -140,28 +128,5 @@ fn set(headers: &mut http::HeaderMap, name: HeaderName, value: &str) {
     // Every value set here is ASCII made by this module (numbers, base58, dates).
     if let Ok(value) = HeaderValue::from_str(value) {
         headers.insert(name, value);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn object_ids_are_decimal_u64() {
-        assert_eq!(parse_object_id("0").unwrap(), 0);
-        assert_eq!(parse_object_id("18446744073709551615").unwrap(), u64::MAX);
-        for bad in [
-            "",
-            "-1",
-            "+1",
-            "1.0",
-            "0x10",
-            "18446744073709551616",
-            " 1",
-            "١",
-        ] {
-            assert!(parse_object_id(bad).is_err(), "{bad:?}");
-        }
     }
 }

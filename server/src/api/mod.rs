@@ -308,6 +308,17 @@ where
     outcome
 }
 
+/// Parses an id given as text (`^\d+$`, fitting a u64); `what` names it in the error.
+pub fn parse_decimal_id(text: &str, what: &str) -> Result<u64, ApiError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest(format!(
+            "{what} {text:?} must be decimal digits"
+        )));
+    }
+    text.parse::<u64>()
+        .map_err(|_| ApiError::BadRequest(format!("{what} {text:?} does not fit in 64 bits")))
+}
+
 /// The Content-Length header, if any.
 pub fn content_length(headers: &http::HeaderMap) -> Result<Option<u64>, ApiError> {
     match headers.get(header::CONTENT_LENGTH) {
@@ -326,4 +337,28 @@ pub fn now_unix_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_decimal_u64() {
+        let parse = |text| parse_decimal_id(text, "data object id");
+        assert_eq!(parse("0").unwrap(), 0);
+        assert_eq!(parse("18446744073709551615").unwrap(), u64::MAX);
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "1.0",
+            "0x10",
+            "18446744073709551616",
+            " 1",
+            "١",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }
