@@ -46,13 +46,19 @@ fn authorize(core: &Core, headers: &http::HeaderMap) -> Result<Arc<EmbeddedLedge
 /// GET /admin/ledger[?bag=BAG]: everything the ledger holds (objects of one bag if asked).
 pub fn ledger<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
     let ledger = authorize(core, request.headers())?;
-    let mut snapshot = ledger.snapshot();
-    if let Some(bag) = query_param(request.uri().query(), "bag").map_err(ApiError::BadRequest)? {
-        let bag = BagId::parse_lenient(&bag)
-            .map_err(|e| ApiError::BadRequest(format!("invalid bag id {bag:?}: {e}")))?
-            .to_string();
-        snapshot.objects.retain(|o| o.bag == bag);
-    }
+    let bag = query_param(request.uri().query(), "bag").map_err(ApiError::BadRequest)?;
+    let snapshot = match &bag {
+        Some(bag) => {
+            BagId::parse_lenient(bag)
+                .map_err(|e| ApiError::BadRequest(format!("invalid bag id {bag:?}: {e}")))?;
+            // The ledger's bag index, not a copy of every object filtered afterwards.
+            let objects = ledger.objects_in_bag(bag);
+            let mut snapshot = ledger.snapshot_without_objects();
+            snapshot.objects = objects;
+            snapshot
+        }
+        None => ledger.snapshot(),
+    };
     let body = serde_json::to_string(&snapshot)
         .map_err(|e| ApiError::Internal(format!("serialising the ledger: {e}")))?;
     Ok(json_response(StatusCode::OK, body))

@@ -156,6 +156,19 @@ impl EmbeddedLedger {
 
     /// Everything the ledger holds, each list sorted by id.
     pub fn snapshot(&self) -> LedgerSnapshot {
+        let mut snapshot = self.snapshot_without_objects();
+        snapshot.objects = self
+            .state
+            .read()
+            .objects
+            .iter()
+            .map(|(&id, o)| o.to_object(id))
+            .collect();
+        snapshot
+    }
+
+    /// Everything but the data objects (worker, auto-accept, buckets, members).
+    pub fn snapshot_without_objects(&self) -> LedgerSnapshot {
         let state = self.state.read();
         LedgerSnapshot {
             worker_id: state.worker_id,
@@ -170,11 +183,7 @@ impl EmbeddedLedger {
                 .iter()
                 .map(|(&id, m)| m.to_member(id))
                 .collect(),
-            objects: state
-                .objects
-                .iter()
-                .map(|(&id, o)| o.to_object(id))
-                .collect(),
+            objects: Vec::new(),
         }
     }
 
