@@ -8,6 +8,7 @@
 //! Needs root, losetup, mount and mkfs.ext4. Without them the test prints why and passes,
 //! except under CI (the CI variable set), where it fails.
 
+mod system;
 #[path = "../src/bin/colossus-engine-torture.rs"]
 #[allow(dead_code)]
 mod torture;
@@ -17,56 +18,19 @@ use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use colossus_engine::index::shard::{INITIAL_CAPACITY_SLOTS, LOAD_FACTOR_MAX_PERCENT};
 use colossus_engine::{
     CommitSpec, EngineError, ObjectMeta, Store, StoreConfig, SyncPolicy, UploadSpec, Writer,
 };
+use system::{open_files_under, run_tool, skip_or_fail, which};
 use torture::{block_on, content};
 
 const SEED: u64 = 0xd15c_f011;
 
 // ---------------------------------------------------------------------------------------
-// A loop-mounted ext4 (the same guard as power_loss_shutdown.rs, ext4 only).
-
-fn skip_or_fail(reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set, so this test must run, but: {reason}");
-    }
-    eprintln!("SKIPPED: {reason}");
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain(["/sbin", "/usr/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(tool))
-        .find(|candidate| candidate.is_file())
-}
-
-fn run_tool<S: AsRef<OsStr>>(tool: &str, args: &[S]) -> Result<String, String> {
-    let path = which(tool).ok_or_else(|| format!("{tool} is not installed"))?;
-    let output = Command::new(&path)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {tool}: {e}"))?;
-    if output.status.success() {
-        return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
-    }
-    let args: Vec<_> = args
-        .iter()
-        .map(|a| a.as_ref().to_string_lossy().into_owned())
-        .collect();
-    Err(format!(
-        "`{tool} {}` failed ({}): {}",
-        args.join(" "),
-        output.status,
-        String::from_utf8_lossy(&output.stderr).trim()
-    ))
-}
+// A loop-mounted ext4 (system tools from tests/system).
 
 /// An ext4 image on a loop device, mounted; dropping it unmounts and detaches.
 struct LoopFs {
@@ -199,17 +163,6 @@ fn fill_with(path: &Path) -> File {
     }
     file.sync_all().unwrap();
     file
-}
-
-/// This process's descriptors on files under `dir` (deleted ones end in " (deleted)").
-fn open_files_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|target| target.starts_with(dir))
-        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,7 @@
 //! Needs root, losetup, mount and xfs_io (xfsprogs; mkfs.xfs for the xfs case). Without them
 //! the test prints why and passes, except under CI (the CI variable set), where it fails.
 
+mod system;
 #[path = "../src/bin/colossus-engine-torture.rs"]
 #[allow(dead_code)]
 mod torture;
@@ -19,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use colossus_engine::{Store, SyncPolicy};
+use system::{open_files_under, run_tool, skip_or_fail, which};
 use torture::{block_on, mix, parse_log, verify_store, VerifyOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_colossus-engine-torture");
@@ -27,49 +29,6 @@ const ROUNDS: u64 = 8;
 const IMAGE_BYTES: u64 = 512 << 20;
 const SEGMENT_SIZE_BYTES: u64 = 512 << 10;
 const MAX_SIZE_BYTES: u64 = 1 << 20;
-
-/// Skips with a reason outside CI; fails under CI, which promises root and the tools.
-fn skip_or_fail(reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set, so this test must run, but: {reason}");
-    }
-    eprintln!("SKIPPED: {reason}");
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain(["/sbin", "/usr/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(tool))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Runs a tool; Err carries the command line, status and stderr.
-fn run_tool<S: AsRef<OsStr>>(tool: &str, args: &[S]) -> Result<String, String> {
-    let path = which(tool).ok_or_else(|| format!("{tool} is not installed"))?;
-    let output = Command::new(&path)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {tool}: {e}"))?;
-    let line = || {
-        let args: Vec<_> = args
-            .iter()
-            .map(|a| a.as_ref().to_string_lossy().into_owned())
-            .collect();
-        format!("{tool} {}", args.join(" "))
-    };
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-    } else {
-        Err(format!(
-            "`{}` failed ({}): {}",
-            line(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Fs {
@@ -253,17 +212,6 @@ fn reopen_and_verify(store_dir: &Path, log: &torture::Log, what: &str) -> String
             failures.join("\n  ")
         ),
     }
-}
-
-/// This process's open descriptors on files under `dir` (why an unmount is busy).
-fn open_files_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|target| target.starts_with(dir))
-        .collect()
 }
 
 fn power_loss_rounds(fs: Fs) {
