@@ -5,6 +5,13 @@
 //! then hold every acknowledged object byte-identical, keep deleted ones gone and show no
 //! abandoned upload. Several rounds per file system on the same store.
 //!
+//! "Acknowledged" means printed before the test started the cut. The shutdown ioctl does not
+//! stop the writer, and an fsync already under way when it lands can return success for
+//! writes the shutdown then drops (seen on ext4, kernel 6.18: about one run in five lost such
+//! a racing acknowledgement, every one of them printed after the cut began). A real power cut
+//! stops the writer with the disk, so acknowledgements printed during the cut count as
+//! in flight: allowed to be missing, but checked byte for byte if present.
+//!
 //! Needs root, losetup, mount and xfs_io (xfsprogs; mkfs.xfs for the xfs case). Without them
 //! the test prints why and passes, except under CI (the CI variable set), where it fails.
 
@@ -21,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use colossus_engine::{Store, SyncPolicy};
 use system::{open_files_under, run_tool, skip_or_fail, which};
-use torture::{block_on, mix, parse_log, verify_store, VerifyOptions};
+use torture::{block_on, mix, parse_log_with_unsure, verify_store, VerifyOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_colossus-engine-torture");
 const ROUNDS: u64 = 8;
@@ -184,6 +191,19 @@ fn read(path: &Path) -> String {
         .unwrap_or_else(|e| format!("<cannot read {}: {e}>", path.display()))
 }
 
+fn log_len(path: &Path) -> usize {
+    std::fs::metadata(path).map_or(0, |m| m.len() as usize)
+}
+
+/// `committed` and `deleted` lines that start inside `range`.
+fn unsure_acknowledgements(text: &str, range: &std::ops::Range<usize>) -> usize {
+    text.get(range.clone())
+        .unwrap_or("")
+        .lines()
+        .filter(|line| line.starts_with("committed ") || line.starts_with("deleted "))
+        .count()
+}
+
 /// Reopens the store and checks it against the log; panics with every failure.
 fn reopen_and_verify(store_dir: &Path, log: &torture::Log, what: &str) -> String {
     let config = torture::torture_config(
@@ -232,6 +252,8 @@ fn power_loss_rounds(fs: Fs) {
     let store_dir = loop_fs.mountpoint.join("store");
     let started = Instant::now();
     let mut next_id = 1;
+    // Byte ranges of the log printed while a cut was under way.
+    let mut unsure = Vec::new();
     for round in 0..ROUNDS {
         let round_seed = mix(seed ^ round);
         // The first round also creates the store (several fsyncs on a fresh file system).
@@ -266,6 +288,9 @@ fn power_loss_rounds(fs: Fs) {
                 read(&stderr_path)
             );
         }
+        // Acknowledgements printed from here on may come from an fsync that raced the cut
+        // and reported success for writes the cut dropped (see `parse_log_with_unsure`).
+        let cut_at = log_len(&log_path);
         loop_fs
             .shut_down()
             .unwrap_or_else(|e| panic!("{what}: cutting the power failed: {e}"));
@@ -273,6 +298,7 @@ fn power_loss_rounds(fs: Fs) {
         let mut child = writer.0.take().unwrap();
         let _ = child.kill();
         let _ = child.wait();
+        unsure.push(cut_at..log_len(&log_path));
         loop_fs
             .unmount()
             .unwrap_or_else(|e| panic!("{what}: unmount after the power cut: {e}"));
@@ -280,7 +306,9 @@ fn power_loss_rounds(fs: Fs) {
             .mount()
             .unwrap_or_else(|e| panic!("{what}: mount after the power cut (fs replay): {e}"));
 
-        let log = parse_log(&read(&log_path)).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let text = read(&log_path);
+        let log = parse_log_with_unsure(&text, &unsure).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let unsure_acks = unsure_acknowledgements(&text, unsure.last().expect("pushed above"));
         // On its own thread: the engine caches a per-thread duplicate of every segment
         // descriptor and keeps it after the store is dropped (see
         // `closing_the_store_releases_its_files`), which would keep the mount busy. A thread's
@@ -290,12 +318,15 @@ fn power_loss_rounds(fs: Fs) {
             std::thread::spawn(move || reopen_and_verify(&store_dir, &log, &what))
         };
         match verify.join() {
-            Ok(summary) => println!("{what}: cut at {delay_ms} ms; {summary}"),
+            Ok(summary) => println!(
+                "{what}: cut at {delay_ms} ms ({unsure_acks} acknowledgements printed during \
+                 the cut, not counted); {summary}"
+            ),
             Err(panic) => std::panic::resume_unwind(panic),
         }
         next_id = log.max_id().map_or(next_id, |max| max + 1);
     }
-    let log = parse_log(&read(&log_path)).unwrap();
+    let log = parse_log_with_unsure(&read(&log_path), &unsure).unwrap();
     println!(
         "power loss on {}: {ROUNDS} rounds in {:.1} s, {} ids tried, {} acknowledged and live",
         fs.name(),
