@@ -991,7 +991,8 @@ mod tests {
         assert_eq!(strict.ids[&2].fate, Fate::Deleted);
         assert_eq!(strict.ids[&3].fate, Fate::Committed("h3".into()));
 
-        let unsure = parse_log_with_unsure(&text, &[cut..text.len()]).unwrap();
+        let unsure_range = cut..text.len();
+        let unsure = parse_log_with_unsure(&text, std::slice::from_ref(&unsure_range)).unwrap();
         assert_eq!(unsure.ids[&1].fate, Fate::Deleting("h1".into()));
         assert_eq!(unsure.ids[&2].fate, Fate::Deleting("h2".into()));
         assert_eq!(unsure.ids[&3].fate, Fate::Begun);
