@@ -202,8 +202,11 @@ fn check_object(
         file.read_exact_at_blocking(&mut buf[..len], head.offset + BLOCK_LEN + start)
             .map_err(|e| ObjectCheck::Damaged(format!("reading chunk {i}: {e}")))?;
         if crc32c::crc32c(&buf[..len]) != *expected {
+            // Behind a valid trailer: damage, or a commit whose payload and trailer were
+            // written but a crash came before their one fdatasync (never acknowledged).
             return Err(ObjectCheck::Damaged(format!(
-                "chunk {i} fails its checksum"
+                "chunk {i} fails its checksum behind a valid trailer (damage, or a commit the \
+                 crash cut before its fdatasync, never acknowledged)"
             )));
         }
         if let Some(hasher) = hasher.as_mut() {

@@ -1,8 +1,8 @@
 //! The write path. A [`Writer`] is one thread's lane into the store: it owns an active segment
 //! no other lane appends to, so uploads on different cores never share a lock on the data
 //! path. An [`Upload`] streams an object of known size into a reservation, hashing as bytes
-//! arrive and pipelining its writes; `commit` makes it durable (payload fdatasync, trailer,
-//! fdatasync, grouped across concurrent commits) before it becomes visible.
+//! arrive and pipelining its writes; `commit` makes it durable (trailer write, then one fdatasync
+//! for payload and trailer, grouped across concurrent commits) before it becomes visible.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -516,8 +516,12 @@ fn block_round(len: u64) -> usize {
     crate::codec::align_up(len.max(1), BLOCK_LEN).min(usize::MAX as u64) as usize
 }
 
-/// Payload durable, then the trailer, then the trailer durable: after this, a crash anywhere
-/// leaves either no valid trailer (the upload is abandoned) or a complete object.
+/// Writes the trailer behind the (already written) payload, then one fdatasync makes both
+/// durable. The payload is not synced on its own first: a crash between the two writes and the
+/// fdatasync can leave a trailer on disk whose payload is not all there, but that commit was
+/// never acknowledged, and the scan after a crash checks every chunk of every record past the
+/// checkpoint against the trailer's crc table, so such a record is reported and never served.
+/// Records before the checkpoint's frontier were all synced before it was written.
 async fn write_trailer_durably(
     inner: &StoreInner,
     active: &ActiveSegment,
@@ -525,19 +529,13 @@ async fn write_trailer_durably(
     table: &[u32],
 ) -> Result<()> {
     let segment = &active.segment;
-    let always = inner.config.sync == SyncPolicy::Always;
-    if always {
-        // Without this fdatasync the trailer could reach the disk before the payload, and a
-        // power cut would leave a committed-looking record with missing bytes.
-        active.gate.barrier(segment).await?;
-    }
     let at = trailer.offset + trailer_offset(trailer.payload_len);
     let (outcome, _) = segment
         .file
         .write_all_at(trailer.encode(&inner.key, table), at)
         .await;
     outcome.map_err(|e| EngineError::io("write record trailer", &segment.path, e))?;
-    if always {
+    if inner.config.sync == SyncPolicy::Always {
         // Without this fdatasync the commit would be acknowledged before it is durable.
         active.gate.barrier(segment).await?;
     }
