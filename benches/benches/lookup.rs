@@ -3,6 +3,8 @@
 //! `colossus_benches::open_large_store`). `contains` (no `ObjectMeta` built) and misses (a
 //! HEAD for an id not stored) are measured beside it, and so is a store of 10,000 objects
 //! whose index fits in the CPU caches: the difference is the cost of memory latency.
+//! `metadata_many_random_hit` is the same lookups through the batched API, which overlaps
+//! the memory latency of consecutive lookups.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -16,6 +18,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const ID_SAMPLE: usize = 1 << 20;
 const SMALL_STORE_OBJECTS: u64 = 10_000;
+/// Ids per `metadata_many` call in the batched variant (a listing page, say).
+const BATCH: usize = 1024;
 
 fn lookup(c: &mut Criterion) {
     let store = open_large_store();
@@ -37,6 +41,21 @@ fn lookup(c: &mut Criterion) {
             black_box(store.metadata(hits[next]).expect("stored object"))
         })
     });
+    // The batched path: ids in batches of BATCH, their lookups overlapped (see
+    // `Store::metadata_many`); throughput counts lookups, not batches.
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let mut start = 0usize;
+    group.bench_function("metadata_many_random_hit", |b| {
+        b.iter(|| {
+            start = (start + BATCH) % (ID_SAMPLE - BATCH);
+            let mut found = 0u32;
+            store.metadata_many(&hits[start..start + BATCH], |_, meta| {
+                found += u32::from(black_box(meta.expect("stored object")).size_bytes == 0);
+            });
+            found
+        })
+    });
+    group.throughput(Throughput::Elements(1));
     group.bench_function("contains_random_hit", |b| {
         b.iter(|| {
             next = (next + 1) % ID_SAMPLE;

