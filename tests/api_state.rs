@@ -177,6 +177,15 @@ fn pending_objects_are_counted_and_served_until_accepted() {
     assert!(accepted, "{ledger}");
     // Accepting an object the ledger does not have: 404.
     admin_apply(&node, json!({"op": "acceptObject", "id": 999})).assert_error(404);
+
+    // The id list is cached between changes: a delete must show at once, and the next poll
+    // must not bring the old body back; an upload after it must show too.
+    assert_eq!(get_json(&node, "/state/data-objects"), json!(["1", "7"]));
+    admin_apply(&node, json!({"op": "deleteObject", "id": 1})).assert_status(200);
+    assert_eq!(get_json(&node, "/state/data-objects"), json!(["7"]));
+    assert_eq!(get_json(&node, "/state/data-objects"), json!(["7"]));
+    put(&node, 3, MEMBER_BAG, &content(3, 100)).assert_status(201);
+    assert_eq!(get_json(&node, "/state/data-objects"), json!(["3", "7"]));
 }
 
 #[test]

@@ -64,6 +64,10 @@ pub struct Node {
     pub started: Instant,
     /// Uploads in progress.
     pub uploads_in_flight: AtomicU64,
+    /// The last `GET /state/data-objects` body and the store's id-set version it was built
+    /// at: a million ids take a quarter of a second to list and encode, and a node that is
+    /// not ingesting answers every poll with the same bytes.
+    pub id_list_cache: Mutex<Option<(u64, bytes::Bytes)>>,
     /// Sum of their declared sizes.
     pub upload_bytes_in_flight: AtomicU64,
 }
@@ -113,6 +117,7 @@ impl Node {
             config,
             started: Instant::now(),
             uploads_in_flight: AtomicU64::new(0),
+            id_list_cache: Mutex::new(None),
             upload_bytes_in_flight: AtomicU64::new(0),
         })
     }

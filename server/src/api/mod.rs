@@ -181,6 +181,11 @@ fn preflight(request: &Request<Incoming>) -> Response<ApiBody> {
 
 /// A JSON answer.
 pub fn json_response(status: StatusCode, json: String) -> Response<ApiBody> {
+    json_bytes_response(status, json.into())
+}
+
+/// A JSON response from bytes already encoded (shared, not copied).
+pub fn json_bytes_response(status: StatusCode, json: bytes::Bytes) -> Response<ApiBody> {
     let length = HeaderValue::from(json.len());
     let mut response = Response::new(ApiBody::full(json));
     *response.status_mut() = status;

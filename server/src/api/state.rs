@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use http::{Response, StatusCode};
 
 use super::query::percent_decode;
-use super::{json_response, ApiBody, ApiError};
+use super::{json_bytes_response, json_response, ApiBody, ApiError};
 use crate::compat::bag_id::BagId;
 use crate::runtime::Core;
 
@@ -28,11 +28,24 @@ fn id_list(ids: &[u64]) -> String {
     out
 }
 
-/// GET /state/data-objects: every stored object id.
+/// GET /state/data-objects: every stored object id. The body is kept and served again
+/// until an object is added or deleted (see `Node::id_list_cache`).
 pub fn data_objects(core: &Core) -> Result<Response<ApiBody>, ApiError> {
-    let mut ids = core.node.store.list_ids();
-    ids.sort_unstable();
-    Ok(json_response(StatusCode::OK, id_list(&ids)))
+    let store = &core.node.store;
+    // Held while building, so concurrent polls after a change build the list once.
+    let mut cache = core.node.id_list_cache.lock();
+    // Read before listing: a change during the listing leaves the cache stale, never wrong.
+    let version = store.id_set_version();
+    let body = match cache.as_ref() {
+        Some((built_at, body)) if *built_at == version => body.clone(),
+        _ => {
+            let body = bytes::Bytes::from(id_list(&store.list_ids()));
+            *cache = Some((version, body.clone()));
+            body
+        }
+    };
+    drop(cache);
+    Ok(json_bytes_response(StatusCode::OK, body))
 }
 
 /// GET /state/bags/{bagId}/data-objects.
