@@ -191,6 +191,14 @@ impl Drop for Checkpointer {
 }
 
 /// Milliseconds since the Unix epoch.
+/// What [`Store::metadata`] answers for an index lookup of `id`.
+fn meta_of(id: u64, lookup: Result<Option<IndexEntry>>) -> Result<ObjectMeta> {
+    match lookup? {
+        Some(entry) => Ok(ObjectMeta::from_entry(&entry)),
+        None => Err(EngineError::NotFound { id }),
+    }
+}
+
 pub(crate) fn now_unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -270,10 +278,7 @@ impl Store {
 
     /// Metadata of object `id`, from the index alone.
     pub fn metadata(&self, id: u64) -> Result<ObjectMeta> {
-        match self.inner.index.get(id)? {
-            Some(entry) => Ok(ObjectMeta::from_entry(&entry)),
-            None => Err(EngineError::NotFound { id }),
-        }
+        meta_of(id, self.inner.index.get(id))
     }
 
     /// Metadata of many objects, from the index alone: `visit` gets each id, in order, with
@@ -281,16 +286,9 @@ impl Store {
     /// `metadata` in a loop on a large store, because the index lookups overlap their memory
     /// latency (for listings, bag scans and replication diffs).
     pub fn metadata_many(&self, ids: &[u64], mut visit: impl FnMut(u64, Result<ObjectMeta>)) {
-        self.inner.index.get_many(ids, |id, outcome| {
-            visit(
-                id,
-                match outcome {
-                    Ok(Some(entry)) => Ok(ObjectMeta::from_entry(&entry)),
-                    Ok(None) => Err(EngineError::NotFound { id }),
-                    Err(error) => Err(error),
-                },
-            )
-        });
+        self.inner
+            .index
+            .get_many(ids, |id, outcome| visit(id, meta_of(id, outcome)));
     }
 
     /// Where object `id`'s record lies (for diagnostics and repair tools).

@@ -64,11 +64,7 @@ impl Index {
     /// Looks up an object (lock-free).
     pub fn get(&self, id: u64) -> Result<Option<IndexEntry>> {
         let hash = hash_id(id);
-        match self.shard(hash).get(id, hash) {
-            Lookup::Found(entry) => Ok(Some(entry)),
-            Lookup::Absent => Ok(None),
-            Lookup::Damaged => Err(EngineError::IndexCorrupt { id }),
-        }
+        self.shard(hash).get(id, hash).into_result(id)
     }
 
     /// Looks up many objects, calling `visit` with each id and its outcome in order. The
@@ -86,12 +82,7 @@ impl Index {
                 self.shard(*hash).prefetch(*hash);
             }
             for (&hash, &id) in hashes.iter().zip(window) {
-                let outcome = match self.shard(hash).get(id, hash) {
-                    Lookup::Found(entry) => Ok(Some(entry)),
-                    Lookup::Absent => Ok(None),
-                    Lookup::Damaged => Err(EngineError::IndexCorrupt { id }),
-                };
-                visit(id, outcome);
+                visit(id, self.shard(hash).get(id, hash).into_result(id));
             }
         }
     }
@@ -120,11 +111,7 @@ impl Index {
         change: impl FnOnce(&mut IndexEntry),
     ) -> Result<Option<IndexEntry>> {
         let hash = hash_id(id);
-        match self.shard(hash).update(id, hash, change) {
-            Lookup::Found(entry) => Ok(Some(entry)),
-            Lookup::Absent => Ok(None),
-            Lookup::Damaged => Err(EngineError::IndexCorrupt { id }),
-        }
+        self.shard(hash).update(id, hash, change).into_result(id)
     }
 
     /// Removes `id` if stored with an older sequence than `seq`.

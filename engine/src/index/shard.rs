@@ -127,6 +127,17 @@ pub enum Lookup {
     Damaged,
 }
 
+impl Lookup {
+    /// The entry, None when absent, or an error naming `id` when damage may have hidden it.
+    pub fn into_result(self, id: u64) -> Result<Option<IndexEntry>> {
+        match self {
+            Lookup::Found(entry) => Ok(Some(entry)),
+            Lookup::Absent => Ok(None),
+            Lookup::Damaged => Err(EngineError::IndexCorrupt { id }),
+        }
+    }
+}
+
 /// Home slot of a hash in a table of `capacity` slots.
 fn home(hash: u64, capacity: u64) -> u64 {
     hash & (capacity - 1)
