@@ -192,15 +192,19 @@ fn oversized_heads_get_431_and_the_node_keeps_serving() {
         many_headers.push_str(&format!("X-Header-{i}: {i}\r\n"));
     }
     many_headers.push_str("\r\n");
-    for head in [big_header, many_headers] {
+    // 64 KiB is past hyper's own bound (4x the limit): hyper may close before answering.
+    // 200 headers are within hyper's bound and over the node's (64): the node answers.
+    for (head, answer_required) in [(big_header, false), (many_headers, true)] {
         let mut stream = raw_connect(&node);
         // The node may close before taking the whole head; the write may then fail.
         let _ = stream.write_all(head.as_bytes());
-        if let Some(answer) = read_raw_answer(&mut stream) {
-            assert_eq!(answer.status, 431, "{}", answer.head);
+        match read_raw_answer(&mut stream) {
+            Some(answer) => assert_eq!(answer.status, 431, "{}", answer.head),
+            None => assert!(!answer_required, "no answer to a head with 200 headers"),
         }
+        // Well inside the 20 s header read timeout: the close comes with the refusal.
         assert!(
-            closed_within(&mut stream, Duration::from_secs(20)),
+            closed_within(&mut stream, Duration::from_secs(5)),
             "the connection stayed open after a refused head"
         );
         assert_eq!(get(&node.url("/version")).status, 200);
@@ -388,7 +392,7 @@ fn assert_consistent_after_restart(data: &Path, id: u64, bytes: &[u8], stored: b
 }
 
 #[test]
-fn sigterm_mid_upload_finishes_or_refuses_it_and_exits_cleanly() {
+fn sigterm_mid_upload_lets_it_finish_and_exits_cleanly() {
     let temp = tempfile::tempdir().expect("temp dir");
     let data = temp.path().join("data");
     let mut node = Node::start_in(&data, &["--dev", "--shutdown-grace-ms", "30000"]);
@@ -433,37 +437,26 @@ fn sigterm_mid_upload_finishes_or_refuses_it_and_exits_cleanly() {
         "an idle connection kept the node from shutting down"
     );
 
-    // The rest of the upload, in pieces over about a second.
+    // The rest of the upload, in pieces over about a second: well inside the 30 s grace, so
+    // the node must take all of it and store it.
     let piece = upload.remaining().div_ceil(16);
-    let mut refused_midway = false;
     while upload.remaining() > 0 {
-        if upload.send(piece).is_err() {
-            refused_midway = true;
-            break;
-        }
+        upload
+            .send(piece)
+            .expect("the node cut off an upload in progress during the grace period");
         thread::sleep(Duration::from_millis(60));
     }
-    let answer = upload.answer();
-    let stored = matches!(&answer, Some(answer) if answer.status == 201);
-    if let Some(answer) = &answer {
-        if stored {
-            assert_eq!(answer.json()["id"], multihash(&bytes));
-        } else {
-            // A refusal is a JSON error, never a success of another kind.
-            assert!(answer.status >= 400, "{answer:?}");
-            assert!(answer.json()["type"].is_string(), "{answer:?}");
-        }
-    }
-    eprintln!(
-        "upload during shutdown: stored {stored}, refused midway {refused_midway}, answer {:?}",
-        answer.as_ref().map(|a| a.status)
-    );
+    let answer = upload
+        .answer()
+        .expect("no answer to an upload that finished within the grace period");
+    assert_eq!(answer.status, 201, "{answer:?}");
+    assert_eq!(answer.json()["id"], multihash(&bytes));
 
     let status = wait_timeout(&mut node.child, Duration::from_secs(60))
         .expect("the node did not exit within 60 s of SIGTERM (grace 30 s)");
     assert!(status.success(), "the node exited with {status}");
     drop(node);
-    assert_consistent_after_restart(&data, 1, &bytes, stored);
+    assert_consistent_after_restart(&data, 1, &bytes, true);
 }
 
 #[test]

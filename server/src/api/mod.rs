@@ -31,10 +31,29 @@ pub async fn handle(core: &Core, request: Request<Incoming>) -> Response<ApiBody
     let is_head = request.method() == Method::HEAD;
     let mut response = match route(core, request).await {
         Ok(response) => response,
-        Err(error) => error_response(&error),
+        Err(error) => {
+            let mut response = error_response(&error);
+            if matches!(error, ApiError::HeadTooLarge(_)) {
+                // A client that sends oversized heads gets no second request on this
+                // connection (hyper closes it after the answer).
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        }
     };
     if is_head {
         // HEAD answers carry the headers of GET (Content-Length included) and no body.
+        let exact_len = http_body::Body::size_hint(response.body()).exact();
+        if let (Some(len), false) = (
+            exact_len,
+            response.headers().contains_key(header::CONTENT_LENGTH),
+        ) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
         *response.body_mut() = ApiBody::empty();
     }
     response.headers_mut().insert(
@@ -186,13 +205,9 @@ pub fn json_response(status: StatusCode, json: String) -> Response<ApiBody> {
 
 /// A JSON response from bytes already encoded (shared, not copied).
 pub fn json_bytes_response(status: StatusCode, json: bytes::Bytes) -> Response<ApiBody> {
-    let length = HeaderValue::from(json.len());
+    // Content-Length comes from the body (for HEAD, `handle` copies it before dropping it).
     let mut response = Response::new(ApiBody::full(json));
     *response.status_mut() = status;
-    // Explicit, so HEAD answers (whose body is dropped) carry it too.
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, length);
     with_type(response, "application/json; charset=utf-8")
 }
 
