@@ -9,6 +9,7 @@ mod common;
 use base64::Engine as _;
 use colossus::auth::js_json::{self, JsObject, JsString, JsValue};
 use colossus::auth::keys::{self, CryptoScheme, KeyPair, PublicKey};
+use colossus::auth::token_request::MAX_TOKEN_REQUEST_BYTES;
 use colossus::auth::upload_token::verify_upload_token;
 use common::*;
 
@@ -125,6 +126,27 @@ fn padded_request_data(account: &str, pad_bytes: usize) -> String {
     )
 }
 
+/// A well-formed request of member 1 signed by //Alice, padded to exactly `len` bytes.
+fn signed_body_of_len(len: usize) -> String {
+    let key = alice_key();
+    let account = key.public_key().to_joystream_address();
+    // The signature's hex has a fixed length, so the overhead is the same for every pad.
+    let overhead = signed_body(&key, &padded_request_data(&account, 0)).len();
+    let body = signed_body(&key, &padded_request_data(&account, len - overhead));
+    assert_eq!(body.len(), len);
+    body
+}
+
+/// POSTs `body` raw with a Content-Length (the node may answer and close before the body is
+/// all written, which ureq would report as a broken pipe instead of reading the answer).
+fn post_token_sized(node: &Node, body: &str) -> String {
+    post_token_raw(
+        node,
+        &format!("Content-Length: {}", body.len()),
+        body.as_bytes(),
+    )
+}
+
 /// Checks a 201 answer's token: base64url without padding of `{"data": {nonce, validUntil,
 /// ...request data in the client's order}, "signature"}`, signed by the node's key over
 /// exactly the JSON text of `data`, valid for about the token lifetime. Returns the nonce.
@@ -194,7 +216,7 @@ fn check_token(answer: &Answer, node_key: &PublicKey, signed_message: &str, ttl_
     let claims = verify_upload_token(token, node_key, now).expect("token verifies");
     assert_eq!(claims.nonce, nonce);
     // Another key does not verify it.
-    let alice = KeyPair::from_uri("//Alice", CryptoScheme::Sr25519).unwrap();
+    let alice = alice_key();
     assert!(verify_upload_token(token, &alice.public_key(), now).is_err());
     nonce
 }
@@ -467,7 +489,7 @@ fn members_must_be_controlled_by_the_signer_and_exist() {
     let data = request_data(1, &charlie, 5, 0, "dynamic:member:1");
     post_token(&node, signed_body(&charlie_key, &data).as_bytes()).assert_error(401);
     // A member that does not exist, signed by //Alice: 401.
-    let alice_key = KeyPair::from_uri("//Alice", CryptoScheme::Sr25519).unwrap();
+    let alice_key = alice_key();
     let data = request_data(999_999, &alice, 5, 0, "dynamic:member:1");
     let json = post_token(&node, signed_body(&alice_key, &data).as_bytes()).assert_error(401);
     assert!(
@@ -487,20 +509,10 @@ fn members_must_be_controlled_by_the_signer_and_exist() {
 #[test]
 fn request_size_and_method_limits() {
     let node = Node::start_dev(&[]);
-    let alice_key = KeyPair::from_uri("//Alice", CryptoScheme::Sr25519).unwrap();
-    let alice = alice_key.public_key().to_joystream_address();
-    // A body over the 16 KiB limit: 413 before it is parsed, even when it is a well-formed,
+    // One byte over the 16 KiB limit: 413 before it is parsed, even when it is a well-formed,
     // well-signed request (the extra field is signed too).
-    let data = padded_request_data(&alice, 20 * 1024);
-    // (Sent raw: the node answers as soon as it has read the head, and may close the
-    // connection while the body is still being written, which ureq reports as a broken pipe
-    // instead of reading the answer that is waiting for it.)
-    let body = signed_body(&alice_key, &data);
-    let reply = post_token_raw(
-        &node,
-        &format!("Content-Length: {}", body.len()),
-        body.as_bytes(),
-    );
+    let body = signed_body_of_len(MAX_TOKEN_REQUEST_BYTES + 1);
+    let reply = post_token_sized(&node, &body);
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
     assert!(reply.contains(r#""type":"payload_too_large""#), "{reply}");
     // The same without Content-Length (chunked): 413 once 16 KiB have arrived.
@@ -510,12 +522,9 @@ fn request_size_and_method_limits() {
     let reply = post_token_raw(&node, "Transfer-Encoding: chunked", &chunked);
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
     assert!(reply.contains(r#""type":"payload_too_large""#), "{reply}");
-    // Just under the limit is fine (a small pad is signed like the rest).
-    let data = padded_request_data(&alice, 1000);
-    assert_eq!(
-        post_token(&node, signed_body(&alice_key, &data).as_bytes()).status,
-        201
-    );
+    // Exactly at the limit is fine (the pad is signed like the rest).
+    let body = signed_body_of_len(MAX_TOKEN_REQUEST_BYTES);
+    assert_eq!(post_token(&node, body.as_bytes()).status, 201);
 
     // Only POST (and the CORS preflight).
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
@@ -633,7 +642,7 @@ fn wallet_signatures_typed_and_bytes_wrapped_are_accepted() {
 fn token_lifetime_follows_the_flag() {
     let node = Node::start_dev(&["--upload-token-ttl-ms", "5000"]);
     let bob = dev_node_key();
-    let alice_key = KeyPair::from_uri("//Alice", CryptoScheme::Sr25519).unwrap();
+    let alice_key = alice_key();
     let data = request_data(
         1,
         &alice_key.public_key().to_joystream_address(),
@@ -702,16 +711,10 @@ fn the_json_body_limit_flag_applies_to_token_requests() {
     // API), bytes". A node run with 4096 refuses a well-signed 8 KiB token request (which the
     // fixed 16 KiB cap alone would let through).
     let node = Node::start_dev(&["--max-json-body", "4096"]);
-    let alice_key = KeyPair::from_uri("//Alice", CryptoScheme::Sr25519).unwrap();
-    let alice = alice_key.public_key().to_joystream_address();
-    let data = padded_request_data(&alice, 8 * 1024);
-    let body = signed_body(&alice_key, &data);
-    let reply = post_token_raw(
-        &node,
-        &format!("Content-Length: {}", body.len()),
-        body.as_bytes(),
-    );
+    let reply = post_token_sized(&node, &signed_body_of_len(8 * 1024));
     assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    let alice_key = alice_key();
+    let alice = alice_key.public_key().to_joystream_address();
     // A small request is still fine.
     let data = request_data(1, &alice, 1, 0, "static:council");
     assert_eq!(

@@ -576,7 +576,7 @@ fn head_is_answered_wherever_get_is() {
     let node = Node::start_dev(&[]);
     put(&node, 1, MEMBER_BAG, &content(1, 100)).assert_status(201);
     // HEAD wherever GET is (RFC 9110 §9.1: servers MUST support GET and HEAD), admin routes
-    // included: the same status as GET, no body.
+    // included: the same status and headers as GET, no body.
     let auth = node.admin_bearer();
     for (_, methods, path) in ROUTES {
         if !methods.contains(&"get") {
@@ -584,9 +584,18 @@ fn head_is_answered_wherever_get_is() {
         }
         let headers = [("Authorization", auth.as_str())];
         let get = request("GET", &node.url(path), &headers, None);
+        get.assert_status(200);
         let head = request("HEAD", &node.url(path), &headers, None);
         assert_eq!(head.status, get.status, "HEAD {path}");
         assert!(head.body.is_empty(), "HEAD {path} has a body");
+        for name in ["content-length", "content-type"] {
+            assert_eq!(head.header(name), get.header(name), "HEAD {path}: {name}");
+        }
+        assert_eq!(
+            get.header("content-length"),
+            Some(get.body.len().to_string().as_str()),
+            "GET {path}"
+        );
     }
 }
 

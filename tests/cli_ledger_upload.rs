@@ -149,10 +149,8 @@ fn upload_command_creates_signs_uploads_and_prints_the_hash() {
         "//Alice",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let printed = stdout(&out);
     let hash = multihash(&bytes);
-    assert!(printed.contains(&hash), "{printed}");
-    assert!(printed.contains('5'), "{printed}");
+    assert_eq!(stdout(&out), format!("object 5 {hash}\n"));
     let got = get(&node.url("/files/5"));
     assert_eq!(got.status, 200);
     assert!(got.body == bytes);
@@ -160,6 +158,7 @@ fn upload_command_creates_signs_uploads_and_prints_the_hash() {
     // Without --object-id the next free id is used.
     let out = colossus_upload(&[]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("object 6 {hash}\n"));
     assert!(get(&node.url("/files/6")).body == bytes);
 
     // A member the key does not control: refused with the node's 401, exit 1, and the
@@ -168,4 +167,11 @@ fn upload_command_creates_signs_uploads_and_prints_the_hash() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("401"), "{}", stderr(&out));
     get(&node.url("/files/9")).assert_error(404);
+    let ledger = admin_get(&node, "/admin/ledger");
+    let objects = ledger["objects"].as_array().expect("objects in the ledger");
+    assert!(objects.iter().any(|o| o["id"] == 6), "{ledger}");
+    assert!(
+        !objects.iter().any(|o| o["id"] == 9),
+        "the refused upload's object was not removed from the ledger: {ledger}"
+    );
 }

@@ -121,7 +121,9 @@ fn download_plan(n: usize, len: usize) -> (Option<String>, std::ops::Range<usize
     let a = (n * 7919) % len;
     let b = (n * 104_729) % len;
     let (start, end) = (a.min(b), a.max(b));
-    match n % 5 {
+    // Download n goes to object n % UPLOADS; shifting the kind by n / UPLOADS gives every
+    // object four different kinds of request, and every kind occurs.
+    match (n + n / UPLOADS as usize) % 5 {
         0 | 1 => (None, 0..len),
         2 => (Some(format!("bytes={start}-{end}")), start..end + 1),
         3 => (Some(format!("bytes={start}-")), start..len),
@@ -247,16 +249,21 @@ fn download_plans_cover_every_kind_within_bounds() {
             assert!(span.end <= len && !span.is_empty(), "{n} {len} {range:?}");
         }
     }
-    let kinds: std::collections::HashSet<_> = (0..DOWNLOADS)
-        .map(|n| {
-            download_plan(n, 1000)
-                .0
-                .map(|r| r.chars().nth(6).unwrap() == '-')
-        })
+    let kind = |range: Option<String>| match range {
+        None => "whole",
+        Some(r) if r.starts_with("bytes=-") => "suffix",
+        Some(r) if r.ends_with('-') => "from",
+        Some(_) => "span",
+    };
+    for object in 0..UPLOADS as usize {
+        let kinds: std::collections::HashSet<_> = (object..DOWNLOADS)
+            .step_by(UPLOADS as usize)
+            .map(|n| kind(download_plan(n, 1000).0))
+            .collect();
+        assert!(kinds.len() >= 3, "object {object} gets only {kinds:?}");
+    }
+    let all: std::collections::HashSet<_> = (0..DOWNLOADS)
+        .map(|n| kind(download_plan(n, 1000).0))
         .collect();
-    assert_eq!(
-        kinds.len(),
-        3,
-        "whole, from-start and suffix ranges all occur"
-    );
+    assert_eq!(all.len(), 4, "every kind of request occurs: {all:?}");
 }

@@ -47,16 +47,6 @@ fn ids(node: &Node) -> Value {
     get(&node.url("/state/data-objects")).json()
 }
 
-/// The ledger without the fields a `--dev` start seeds again (auto-accept).
-fn durable_ledger(node: &Node) -> Value {
-    let mut ledger = admin_get(node, "/admin/ledger");
-    ledger
-        .as_object_mut()
-        .expect("ledger object")
-        .remove("autoAcceptUploads");
-    ledger
-}
-
 /// Checks every object in `seen` against the node, and a range of each non-empty one.
 fn assert_all_served(node: &Node, seen: &BTreeMap<u64, Seen>) {
     for (&id, before) in seen {
@@ -143,7 +133,7 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
     let stats_before = state_data(&node);
     assert_eq!(stats_before["pendingObjects"], 1, "{stats_before}");
     let ids_before = ids(&node);
-    let ledger_before = durable_ledger(&node);
+    let ledger_before = admin_get(&node, "/admin/ledger");
 
     // Clean stop: exit status 0.
     let status = node.stop();
@@ -156,7 +146,7 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
     assert_all_served(&node, &seen);
     assert_eq!(state_data(&node), stats_before);
     assert_eq!(ids(&node), ids_before);
-    assert_eq!(durable_ledger(&node), ledger_before);
+    assert_eq!(admin_get(&node, "/admin/ledger"), ledger_before);
     assert_eq!(std::fs::read(&token_path).unwrap(), admin_token);
     let mode = std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "admin.token mode {mode:o} after a restart");
@@ -176,7 +166,7 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
     add_member(&node, 43, &other.public_key().to_joystream_address());
     let stats_killed = state_data(&node);
     let ids_killed = ids(&node);
-    let ledger_killed = durable_ledger(&node);
+    let ledger_killed = admin_get(&node, "/admin/ledger");
     let mut node = node;
     signal(&node.child, libc::SIGKILL);
     let status = wait_timeout(&mut node.child, std::time::Duration::from_secs(30))
@@ -188,7 +178,7 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
     assert_all_served(&node, &seen);
     assert_eq!(state_data(&node), stats_killed);
     assert_eq!(ids(&node), ids_killed);
-    assert_eq!(durable_ledger(&node), ledger_killed);
+    assert_eq!(admin_get(&node, "/admin/ledger"), ledger_killed);
     assert_eq!(std::fs::read(&token_path).unwrap(), admin_token);
     member_token(node.addr, &other, 43, 11, "dynamic:member:43");
     let status = node.stop();
@@ -199,7 +189,7 @@ fn objects_ledger_and_admin_token_survive_restarts_and_kill_9() {
     let node = Node::start_in(&data, &["--disable-upload-auth"]);
     assert_all_served(&node, &seen);
     assert_eq!(ids(&node), ids_killed);
-    assert_eq!(durable_ledger(&node), ledger_killed);
+    assert_eq!(admin_get(&node, "/admin/ledger"), ledger_killed);
     let status = get(&node.url("/status")).json();
     assert_eq!(status["uploadBuckets"], json!(["0", "1"]), "{status}");
     let exit = node.stop();
@@ -224,8 +214,9 @@ fn a_fresh_node_stopped_at_once_restarts_empty() {
 
 #[test]
 fn a_dev_restart_keeps_admin_changes_to_what_dev_seeded() {
-    // docs/OPERATIONS.md: "The seed is applied only where the ledger differs, so restarting
-    // with --dev changes nothing." An operator who turned auto-accept off and closed bucket 0
+    // docs/OPERATIONS.md: "The ledger is seeded only while it has no storage worker (the
+    // first start); later starts with `--dev` keep whatever the admin API changed since." An
+    // operator who turned auto-accept off and closed bucket 0
     // to uploads finds them so after a restart.
     let temp = tempfile::tempdir().expect("temp dir");
     let data = temp.path().join("data");
