@@ -26,10 +26,6 @@ fn get_json(node: &Node, path: &str) -> Value {
     answer.json()
 }
 
-fn stats(node: &Node) -> Value {
-    get_json(node, "/state/data")
-}
-
 fn admin(node: &Node, method: &str, path: &str, auth: Option<&str>, body: Option<&[u8]>) -> Answer {
     let mut headers = vec![("Content-Type", "application/json")];
     let value;
@@ -45,7 +41,7 @@ fn state_routes_list_stored_objects_and_count_their_bytes() {
     let node = Node::start_dev(&[]);
     assert_eq!(get_json(&node, "/state/data-objects"), json!([]));
     assert_eq!(
-        stats(&node),
+        state_data(&node),
         json!({"totalSize": 0, "objectNumber": 0, "tempDirSize": 0, "tempDownloads": 0,
                "pendingDirSize": 0, "pendingObjects": 0})
     );
@@ -119,7 +115,7 @@ fn state_routes_list_stored_objects_and_count_their_bytes() {
 
     let total: usize = objects.iter().map(|o| o.2).sum();
     assert_eq!(
-        stats(&node),
+        state_data(&node),
         json!({"totalSize": total, "objectNumber": objects.len(), "tempDirSize": 0,
                "tempDownloads": 0, "pendingDirSize": 0, "pendingObjects": 0})
     );
@@ -141,7 +137,7 @@ fn pending_objects_are_counted_and_served_until_accepted() {
     let pending = content(7, 4096);
     put(&node, 7, MEMBER_BAG, &pending).assert_status(201);
     assert_eq!(
-        stats(&node),
+        state_data(&node),
         json!({"totalSize": 3000 + 4096, "objectNumber": 2, "tempDirSize": 0, "tempDownloads": 0,
                "pendingDirSize": 4096, "pendingObjects": 1})
     );
@@ -163,7 +159,7 @@ fn pending_objects_are_counted_and_served_until_accepted() {
     // Accepting it: no longer pending, still served.
     admin_apply(&node, json!({"op": "acceptObject", "id": 7})).assert_status(200);
     assert_eq!(
-        stats(&node),
+        state_data(&node),
         json!({"totalSize": 3000 + 4096, "objectNumber": 2, "tempDirSize": 0, "tempDownloads": 0,
                "pendingDirSize": 0, "pendingObjects": 0})
     );
@@ -203,7 +199,7 @@ fn an_object_the_ledger_calls_accepted_is_not_pending_once_stored() {
     .assert_status(200);
     let token = alice_token(&node, 8, MEMBER_BAG);
     upload(&node, 8, MEMBER_BAG, &accepted, Some(&token)).assert_status(201);
-    let after = stats(&node);
+    let after = state_data(&node);
     assert_eq!(after["objectNumber"], 1, "{after}");
     assert_eq!(after["pendingObjects"], 0, "{after}");
     assert_eq!(after["pendingDirSize"], 0, "{after}");
@@ -815,7 +811,7 @@ fn admin_api_reads_and_changes_the_ledger() {
         get_json(&node, "/state/bags/dynamic:member:1/data-objects"),
         json!([])
     );
-    let after = stats(&node);
+    let after = state_data(&node);
     assert_eq!(after["objectNumber"], 0, "{after}");
     assert_eq!(after["totalSize"], 0, "{after}");
     let ledger = admin_get(&node, "/admin/ledger");

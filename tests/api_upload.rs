@@ -8,13 +8,6 @@ use common::*;
 const BAG: &str = "dynamic:member:1";
 
 /// Nothing stored for `id`, no upload reservation left.
-fn assert_nothing_left(node: &Node, id: u64) {
-    get(&node.url(&format!("/files/{id}"))).assert_error(404);
-    let stats = get(&node.url("/state/data")).json();
-    assert_eq!(stats["tempDownloads"], 0, "{stats}");
-    assert_eq!(stats["tempDirSize"], 0, "{stats}");
-}
-
 fn upload_with_query(node: &Node, query: &str, body: &[u8], headers: &[(&str, &str)]) -> Answer {
     let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
     let mut all = vec![("Content-Type", content_type.as_str())];
@@ -138,7 +131,7 @@ fn refusals_before_the_body() {
         Some(&bytes),
     )
     .assert_error(400);
-    assert_nothing_left(&node, 20);
+    assert_upload_left_nothing(&node, 20);
 
     // The right token works once; the object is then stored, and a second upload is refused.
     upload_with_query(&node, query, &bytes, &[("x-api-key", &token)]).assert_status(201);
@@ -163,11 +156,11 @@ fn reused_and_expired_tokens() {
     let wrong = upload(&node, 30, BAG, &b, Some(&token));
     wrong.assert_error(400);
     upload(&node, 30, BAG, &a, Some(&token)).assert_error(401);
-    assert_nothing_left(&node, 30);
+    assert_upload_left_nothing(&node, 30);
     let expired = alice_token(&node, 31, BAG);
     std::thread::sleep(std::time::Duration::from_millis(600));
     upload(&node, 31, BAG, &b, Some(&expired)).assert_error(401);
-    assert_nothing_left(&node, 31);
+    assert_upload_left_nothing(&node, 31);
     let fresh = alice_token(&node, 31, BAG);
     assert_eq!(upload(&node, 31, BAG, &b, Some(&fresh)).status, 201);
 }
@@ -183,7 +176,7 @@ fn wrong_size_or_hash_changes_nothing() {
     let token = alice_token(&node, 40, BAG);
     let json = upload(&node, 40, BAG, &tampered, Some(&token)).assert_error(400);
     assert!(json["message"].as_str().unwrap().contains("hash"), "{json}");
-    assert_nothing_left(&node, 40);
+    assert_upload_left_nothing(&node, 40);
     // Too few bytes (the body cannot hold the object: refused before reading it).
     let token = alice_token(&node, 40, BAG);
     upload(&node, 40, BAG, &bytes[..40_000], Some(&token)).assert_error(400);
@@ -192,13 +185,13 @@ fn wrong_size_or_hash_changes_nothing() {
     let mut longer = bytes.clone();
     longer.extend_from_slice(&[0u8; 10]);
     upload(&node, 40, BAG, &longer, Some(&token)).assert_error(400);
-    assert_nothing_left(&node, 40);
+    assert_upload_left_nothing(&node, 40);
     // Over the node's object size limit: 413.
     let big = content(8, 150_000);
     create_object(&node, 41, BAG, &big);
     let token = alice_token(&node, 41, BAG);
     upload(&node, 41, BAG, &big, Some(&token)).assert_error(413);
-    assert_nothing_left(&node, 41);
+    assert_upload_left_nothing(&node, 41);
     // And the right bytes still go in after all that.
     let token = alice_token(&node, 40, BAG);
     assert_eq!(upload(&node, 40, BAG, &bytes, Some(&token)).status, 201);
@@ -231,7 +224,7 @@ fn multipart_without_a_file_part_or_closing_boundary() {
         Some(&cut),
     )
     .assert_error(400);
-    assert_nothing_left(&node, 50);
+    assert_upload_left_nothing(&node, 50);
     // With auth disabled, no token is needed.
     upload_with_query(&node, query, &bytes, &[]).assert_status(201);
 }

@@ -13,12 +13,7 @@ const UNREACHABLE: &str = "http://127.0.0.1:1";
 
 /// Exit code 1 and exactly one stderr line, starting `error: `; returns that line.
 fn assert_one_error_line(o: &Output) -> String {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line, got: {err:?}");
-    assert!(lines[0].starts_with("error: "), "{err:?}");
-    lines[0].to_owned()
+    one_error_line(o.status.code(), &stderr(o))
 }
 
 /// The shared vectors, as JSON.
@@ -311,16 +306,4 @@ fn upload_local_mistakes_fail_clearly() {
         assert!(line.contains(needle), "{args:?}: {line}");
     }
     assert_eq!(colossus(&["upload", "--file", file]).status.code(), Some(2));
-}
-
-#[test]
-fn help_and_version_succeed() {
-    let o = colossus(&["--help"]);
-    assert!(o.status.success());
-    let help = stdout(&o);
-    for name in ["server", "ledger", "upload", "multihash", "verify-bag-id"] {
-        assert!(help.contains(name), "{name} missing from --help");
-    }
-    assert!(colossus(&["--version"]).status.success());
-    assert_eq!(colossus(&[]).status.code(), Some(2));
 }

@@ -17,15 +17,7 @@ const SENT_BEFORE_TROUBLE: usize = 1 << 20;
 /// Nothing stored for `id`, no reservation left: waits for the node to notice the abandoned
 /// upload (it does so asynchronously).
 fn assert_nothing_left(node: &Node, id: u64) {
-    let stats = wait_for(
-        Duration::from_secs(20),
-        "the abandoned upload's reservation to be released",
-        || {
-            let stats = state_data(node);
-            (stats["tempDownloads"] == 0 && stats["tempDirSize"] == 0).then_some(stats)
-        },
-    );
-    get(&node.url(&format!("/files/{id}"))).assert_error(404);
+    let stats = assert_upload_left_nothing(node, id);
     assert_eq!(stats["objectNumber"], 0, "{stats}");
     assert_eq!(stats["totalSize"], 0, "{stats}");
     assert_eq!(

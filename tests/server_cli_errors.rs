@@ -19,29 +19,13 @@ struct Refusal {
 }
 
 impl Refusal {
-    fn lines(&self) -> Vec<&str> {
-        self.stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect()
-    }
-
     /// One line, `error: ...`, exit status 1.
     fn assert_one_error_line(&self, mentions: &[&str]) {
-        let lines = self.lines();
-        assert_eq!(self.code, Some(1), "exit code; stderr: {}", self.stderr);
-        assert_eq!(
-            lines.len(),
-            1,
-            "expected one line on stderr, got: {}",
-            self.stderr
-        );
-        assert!(lines[0].starts_with("error: "), "{}", lines[0]);
+        let line = one_error_line(self.code, &self.stderr);
         for word in mentions {
             assert!(
-                lines[0].to_lowercase().contains(&word.to_lowercase()),
-                "{:?} does not mention {word:?}",
-                lines[0]
+                line.to_lowercase().contains(&word.to_lowercase()),
+                "{line:?} does not mention {word:?}"
             );
         }
         assert!(
@@ -163,6 +147,14 @@ fn help_exits_zero() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(!stdout.is_empty(), "{args:?} printed nothing");
     }
+    // The top-level help lists every command; no command at all is a usage error.
+    let output = Command::new(binary()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in ["server", "ledger", "upload", "multihash", "verify-bag-id"] {
+        assert!(help.contains(name), "{name} missing from --help");
+    }
+    let output = Command::new(binary()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
     let output = Command::new(binary())
         .args(["server", "--help"])
         .output()

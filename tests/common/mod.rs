@@ -34,6 +34,19 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("UTF-8 on stderr")
 }
 
+/// A CLI refusal: exit status 1 and exactly one line on stderr, `error: ...`; returns it.
+pub fn one_error_line(code: Option<i32>, stderr: &str) -> String {
+    assert_eq!(code, Some(1), "exit code; stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "expected one line on stderr, got: {stderr:?}"
+    );
+    assert!(lines[0].starts_with("error: "), "{stderr:?}");
+    lines[0].to_owned()
+}
+
 /// shared/vectors/joystream-compat.json (made with the reference node's own libraries), found
 /// by walking up from the crate (the repository sits next to `shared/`), or at
 /// $COLOSSUS_VECTORS; its bytes, for each test to parse the way it needs.
@@ -464,15 +477,6 @@ pub fn raw_connect(node: &Node) -> TcpStream {
     stream
 }
 
-/// Sends raw bytes and reads until the server closes or `timeout`.
-pub fn raw_exchange(node: &Node, bytes: &[u8]) -> Vec<u8> {
-    let mut stream = raw_connect(node);
-    stream.write_all(bytes).expect("write");
-    let mut out = Vec::new();
-    let _ = stream.read_to_end(&mut out);
-    out
-}
-
 /// //Alice's key: the controller of member 1 on a --dev node.
 pub fn alice_key() -> KeyPair {
     KeyPair::from_uri("//Alice", CryptoScheme::Sr25519).expect("//Alice")
@@ -509,6 +513,22 @@ pub fn put(node: &Node, id: u64, bag: &str, bytes: &[u8]) -> Answer {
 /// GET /state/data as JSON.
 pub fn state_data(node: &Node) -> serde_json::Value {
     get(&node.url("/state/data")).assert_status(200).json()
+}
+
+/// After a refused or abandoned upload of `id`: once its reservation is released (waited
+/// for, as a dropped connection is noticed asynchronously), nothing of it is served and no
+/// upload is counted in flight. Returns `/state/data` as it then was.
+pub fn assert_upload_left_nothing(node: &Node, id: u64) -> serde_json::Value {
+    let stats = wait_for(
+        Duration::from_secs(20),
+        "the upload's reservation to be released",
+        || {
+            let stats = state_data(node);
+            (stats["tempDownloads"] == 0 && stats["tempDirSize"] == 0).then_some(stats)
+        },
+    );
+    get(&node.url(&format!("/files/{id}"))).assert_error(404);
+    stats
 }
 
 /// Polls `check` every 50 ms until it returns Some, failing the test with `what` after
