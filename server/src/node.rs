@@ -189,7 +189,9 @@ fn load_or_create_admin_token(path: &Path) -> Result<String, StartError> {
 /// renamed into place, and the directory synced, so a crash leaves either no file or the
 /// whole file (never an empty token that would lock the operator out).
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), StartError> {
-    let tmp = path.with_extension("tmp");
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
