@@ -1,7 +1,8 @@
 //! colossus-bench: load generator and report tool for servers of objects by URL (a colossus
-//! node or any static file server) and for the colossus upload flow. Every byte read is
-//! checked (length always; multihash of whole objects and bytes of ranges with --verify), so a
-//! fast wrong answer counts as an error, never as throughput. See docs/BENCHMARKS.md.
+//! node or any static file server) and for the colossus upload flow. A request scores only
+//! when its checks pass: status and body length always, the bytes themselves (multihash of
+//! whole objects, content of ranges) only with --verify, so without it a body of the right
+//! length but wrong bytes still scores. See docs/BENCHMARKS.md.
 
 mod compare;
 mod content;
