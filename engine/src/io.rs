@@ -247,3 +247,39 @@ pub fn fallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
 pub fn sync_dir_std(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
+
+/// Takes an exclusive advisory `flock` on `file` without waiting: `Ok(false)` when another
+/// open file description holds one. The lock lasts until every descriptor of this open file
+/// description is closed; two processes writing one store or journal would damage it.
+pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    // SAFETY: flock on a descriptor `file` keeps open for the call; no memory is passed.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_lock_is_refused_while_held_and_free_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("LOCK");
+        let open = || File::create(&path).expect("open");
+        let holder = open();
+        assert!(try_lock_exclusive(&holder).expect("lock"));
+        // A second open file description, as another process would have.
+        let other = open();
+        assert!(!try_lock_exclusive(&other).expect("try lock"));
+        drop(holder);
+        assert!(try_lock_exclusive(&other).expect("lock after release"));
+    }
+}

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -273,20 +272,15 @@ fn acquire_lock(dir: &Path) -> Result<File> {
         .truncate(false)
         .open(&path)
         .map_err(|e| EngineError::io("open lock file", &path, e))?;
-    // SAFETY: flock on a descriptor owned by `file`, which outlives the lock.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let error = std::io::Error::last_os_error();
-        return if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            Err(EngineError::Locked {
-                path: dir.to_path_buf(),
-                lock_path: path,
-            })
-        } else {
-            Err(EngineError::io("lock", &path, error))
-        };
+    // `file` is kept for the store's lifetime, and with it the lock.
+    match crate::io::try_lock_exclusive(&file) {
+        Ok(true) => Ok(file),
+        Ok(false) => Err(EngineError::Locked {
+            path: dir.to_path_buf(),
+            lock_path: path,
+        }),
+        Err(error) => Err(EngineError::io("lock", &path, error)),
     }
-    Ok(file)
 }
 
 fn read_superblock(dir: &Path) -> Result<Option<Superblock>> {
