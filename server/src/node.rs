@@ -64,17 +64,17 @@ pub struct Node {
     pub started: Instant,
     /// Uploads in progress.
     pub uploads_in_flight: AtomicU64,
+    /// Sum of their declared sizes.
+    pub upload_bytes_in_flight: AtomicU64,
     /// The last `GET /state/data-objects` body and the store's id-set version it was built
     /// at: a million ids take a quarter of a second to list and encode, and a node that is
     /// not ingesting answers every poll with the same bytes.
     pub id_list_cache: Mutex<Option<(u64, bytes::Bytes)>>,
-    /// Sum of their declared sizes.
-    pub upload_bytes_in_flight: AtomicU64,
 }
 
 impl Node {
     /// Opens the data directory: the store (created if absent), the ledger journal (seeded
-    /// when `config.dev`), and the admin token (generated at first start, mode 0600).
+    /// when `config.dev` and it has no storage worker yet, i.e. at the first start), and the admin token (generated at first start, mode 0600).
     pub fn open(config: ServerConfig, key: KeyPair) -> Result<Node, StartError> {
         let data = &config.data_dir;
         fs::create_dir_all(data).map_err(io_error("create data directory", data))?;
@@ -117,8 +117,8 @@ impl Node {
             config,
             started: Instant::now(),
             uploads_in_flight: AtomicU64::new(0),
-            id_list_cache: Mutex::new(None),
             upload_bytes_in_flight: AtomicU64::new(0),
+            id_list_cache: Mutex::new(None),
         })
     }
 

@@ -31,17 +31,7 @@ pub async fn handle(core: &Core, request: Request<Incoming>) -> Response<ApiBody
     let is_head = request.method() == Method::HEAD;
     let mut response = match route(core, request).await {
         Ok(response) => response,
-        Err(error) => {
-            let mut response = error_response(&error);
-            if matches!(error, ApiError::HeadTooLarge(_)) {
-                // A client that sends oversized heads gets no second request on this
-                // connection (hyper closes it after the answer).
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            response
-        }
+        Err(error) => error_response(&error),
     };
     if is_head {
         // HEAD answers carry the headers of GET (Content-Length included) and no body.
@@ -226,6 +216,11 @@ pub fn error_response(error: &ApiError) -> Response<ApiBody> {
     match error {
         ApiError::MethodNotAllowed { allow, .. } => {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        ApiError::HeadTooLarge(_) => {
+            // A client that sends oversized heads gets no second request on this connection
+            // (hyper closes it after the answer).
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         ApiError::RangeNotSatisfiable { size_bytes } => {
             if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size_bytes}")) {

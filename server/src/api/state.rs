@@ -57,8 +57,7 @@ pub fn bag_data_objects(core: &Core, bag_text: &str) -> Result<Response<ApiBody>
     })?;
     let bag = BagId::parse_lenient(&decoded)
         .map_err(|e| ApiError::BadRequest(format!("invalid bag id {decoded:?}: {e}")))?;
-    let mut ids = core.node.store.list_ids_in_bag(&bag.to_string());
-    ids.sort_unstable();
+    let ids = core.node.store.list_ids_in_bag(&bag.to_string());
     Ok(json_response(StatusCode::OK, id_list(&ids)))
 }
 

@@ -30,9 +30,14 @@ const ABORT_WAIT: Duration = Duration::from_secs(5);
 /// Pending connections the kernel queues per listener.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
-/// hyper closes a connection whose head exceeds this many times the configured limits
+/// hyper closes a connection whose head exceeds this many times the configured size limit
 /// (without a JSON answer); heads between the limit and that bound get a JSON 431.
 pub const HYPER_HEAD_LIMIT_FACTOR: usize = 4;
+
+/// hyper parses up to this many headers in arrays on the stack and allocates both arrays on
+/// the heap for every request once its header bound is set higher (hyper 1.x,
+/// `DEFAULT_MAX_HEADERS`). The bound is raised only when `--max-headers` needs it.
+const HYPER_STACK_HEADERS_MAX: usize = 100;
 
 /// io_uring submission queue entries per core.
 pub const RING_ENTRIES: u32 = 1024;
@@ -248,13 +253,15 @@ async fn serve_connection(
         .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
         // hyper's own refusals have no body; it enforces a wider bound, and the API checks
         // the configured limits itself so that the usual case answers JSON.
-        .max_headers(limits.headers_max.saturating_mul(HYPER_HEAD_LIMIT_FACTOR))
         .max_header_size(
             limits
                 .header_size_max_bytes
                 .saturating_mul(HYPER_HEAD_LIMIT_FACTOR),
         )
         .keep_alive(true);
+    if limits.headers_max > HYPER_STACK_HEADERS_MAX {
+        builder.max_headers(limits.headers_max.saturating_mul(HYPER_HEAD_LIMIT_FACTOR));
+    }
     let connection = builder.serve_connection(io, service);
     let mut connection = std::pin::pin!(connection);
     let idle = Duration::from_millis(limits.idle_timeout_ms);
