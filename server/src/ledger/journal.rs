@@ -7,8 +7,10 @@
 use std::borrow::Borrow;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use colossus_engine::io::{sync_dir_std, try_lock_exclusive};
 
 use super::{LedgerError, Mutation};
 
@@ -93,35 +95,18 @@ impl Journal {
             }
         };
 
-        // A compaction's replacement still here was never renamed over the journal, so the
-        // journal is still the authority and the replacement may be incomplete. If this
-        // removal is lost in a crash it is simply done again.
-        report.removed_stale_rewrite = remove_if_present(&rewrite_path(path))
-            .map_err(io_err("remove stale compaction file"))?;
-
-        let (file, created_now) = match OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .open(path)
-        {
-            Ok(file) => (file, true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => (
-                OpenOptions::new()
-                    .read(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(io_err("open"))?,
-                false,
-            ),
-            Err(e) => return Err(io_err("create")(e)),
-        };
-        lock_exclusive(&file).map_err(io_err("lock (is another process using this ledger?)"))?;
+        let (file, created_now) = open_locked(path).map_err(io_err("open and lock"))?;
         if created_now {
             // Without this, a power cut could drop the new directory entry, and with it every
             // line acknowledged from this file.
-            sync_parent_dir(path).map_err(io_err("fsync directory after creating"))?;
+            sync_dir_std(parent_dir(path)).map_err(io_err("fsync directory after creating"))?;
         }
+        // A compaction's replacement still here was never renamed over the journal, so the
+        // journal is still the authority and the replacement may be incomplete. Only the lock
+        // holder may remove it: before the lock it could be another process's compaction in
+        // progress. If this removal is lost in a crash it is simply done again.
+        report.removed_stale_rewrite = remove_if_present(&rewrite_path(path))
+            .map_err(io_err("remove stale compaction file"))?;
 
         let scan = scan(&file, path, &mut on_mutation)?;
         report.mutation_lines = scan.mutation_lines;
@@ -198,7 +183,7 @@ impl Journal {
         // fsync a power cut could bring back the old journal and lose every line appended to
         // the new one, acknowledged or not.
         self.file = new_file;
-        if let Err(source) = sync_parent_dir(&self.path) {
+        if let Err(source) = sync_dir_std(parent_dir(&self.path)) {
             return Err(self.poison("fsync directory after compaction", source));
         }
         self.mutation_lines = lines;
@@ -504,24 +489,67 @@ fn rewrite_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn sync_parent_dir(path: &Path) -> io::Result<()> {
-    let parent = match path.parent() {
+/// The directory holding `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
-    };
-    File::open(parent)?.sync_all()
+    }
 }
 
-/// Takes an exclusive advisory lock, failing at once if another open file description holds
-/// one: two processes appending to one journal would interleave and damage it.
+/// How often [`open_locked`] reopens after finding that the file it locked was replaced.
+const OPEN_LOCKED_ATTEMPTS_MAX: u32 = 8;
+
+/// Opens (or creates) the journal for append and takes its exclusive lock, failing at once if
+/// another process holds it; whether the file was created. The lock must be on the file that
+/// has the name: a file opened just before another process's compaction renamed a replacement
+/// over it can be locked once that process lets go of it, yet is no longer the journal, so
+/// after locking the name is checked to still lead to the locked file, and reopened if not.
+fn open_locked(path: &Path) -> io::Result<(File, bool)> {
+    for _ in 0..OPEN_LOCKED_ATTEMPTS_MAX {
+        let (file, created_now) = match OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(file) => (file, true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => (
+                OpenOptions::new().read(true).append(true).open(path)?,
+                false,
+            ),
+            Err(e) => return Err(e),
+        };
+        lock_exclusive(&file)?;
+        if is_at(&file, path)? {
+            return Ok((file, created_now));
+        }
+    }
+    Err(io::Error::other(format!(
+        "the file kept being replaced while it was locked ({OPEN_LOCKED_ATTEMPTS_MAX} attempts)"
+    )))
+}
+
+/// Whether `path` names `file` (same device and inode), not a file renamed over it since.
+fn is_at(file: &File, path: &Path) -> io::Result<bool> {
+    let opened = file.metadata()?;
+    match fs::metadata(path) {
+        Ok(named) => Ok(opened.dev() == named.dev() && opened.ino() == named.ino()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes the exclusive lock, failing at once if another open file description holds it: two
+/// processes appending to one journal would interleave and damage it.
 fn lock_exclusive(file: &File) -> io::Result<()> {
-    // SAFETY: flock takes a file descriptor, which `file` keeps open for the call; it touches
-    // no memory.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
+    if try_lock_exclusive(file)? {
         Ok(())
     } else {
-        Err(io::Error::last_os_error())
+        Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "another process holds the lock (is another process using this ledger?)",
+        ))
     }
 }
 
@@ -837,6 +865,35 @@ mod tests {
         assert_eq!(read, sample());
         assert!(report.removed_stale_rewrite);
         assert!(!rewrite_path(&path).exists());
+    }
+
+    #[test]
+    fn refused_open_leaves_the_holders_compaction_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = journal_with(dir.path(), &sample());
+        let (_holder, _, _) = Journal::open(&path).expect("open");
+        // What the holder's compaction has written so far.
+        fs::write(rewrite_path(&path), b"compaction in progress").expect("write");
+        assert!(matches!(Journal::open(&path), Err(LedgerError::Io { .. })));
+        assert_eq!(
+            fs::read(rewrite_path(&path)).expect("still there"),
+            b"compaction in progress"
+        );
+    }
+
+    #[test]
+    fn a_file_renamed_over_is_no_longer_the_journal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j");
+        fs::write(&path, b"old").expect("write");
+        let old = File::open(&path).expect("open");
+        assert!(is_at(&old, &path).expect("stat"));
+        let replacement = dir.path().join("j.new");
+        fs::write(&replacement, b"new").expect("write");
+        fs::rename(&replacement, &path).expect("rename");
+        assert!(!is_at(&old, &path).expect("stat"));
+        fs::remove_file(&path).expect("remove");
+        assert!(!is_at(&old, &path).expect("stat"));
     }
 
     #[test]
