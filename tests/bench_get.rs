@@ -3,6 +3,8 @@
 
 mod bench_common;
 
+use std::time::{Duration, Instant};
+
 use bench_common::{bench, Node};
 
 const SIZE: u64 = 64 * 1024;
@@ -94,7 +96,9 @@ fn get_counts_and_verifies_every_body() {
     assert_eq!(run.u64("/idle_established"), 200);
     assert_eq!(run.u64("/connections_opened"), 204);
 
-    // For a duration: ends on time, every finished request checked.
+    // For a duration: ends on time, every finished request checked. The report's elapsed_s
+    // is the duration itself when the run reaches its deadline, so the process is timed.
+    let began = Instant::now();
     let run = bench(&[
         "get",
         "--manifest",
@@ -105,11 +109,17 @@ fn get_counts_and_verifies_every_body() {
         "4",
         "--verify",
     ]);
+    let wall = began.elapsed();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let ok = run.u64("/ok");
     assert!(ok > 0);
     assert_eq!(run.u64("/errors"), 0);
     assert_eq!(run.u64("/payload_bytes"), ok * SIZE);
+    // It ran to the deadline (a run that stopped early would report less) and no longer.
     let elapsed = run.report["elapsed_s"].as_f64().unwrap();
-    assert!((0.99..1.5).contains(&elapsed), "elapsed {elapsed}");
+    assert!((elapsed - 1.0).abs() < 1e-9, "elapsed {elapsed}");
+    assert!(
+        (Duration::from_secs(1)..Duration::from_secs(3)).contains(&wall),
+        "a 1 s run took {wall:?} from start to exit"
+    );
 }
