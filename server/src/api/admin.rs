@@ -9,6 +9,7 @@ use hyper::body::Incoming;
 use super::query::query_param;
 use super::{json_response, read_small_body, ApiBody, ApiError};
 use crate::compat::bag_id::BagId;
+use crate::ledger::embedded::SnapshotObjects;
 use crate::ledger::{EmbeddedLedger, Mutation};
 use crate::runtime::Core;
 
@@ -47,19 +48,14 @@ fn authorize(core: &Core, headers: &http::HeaderMap) -> Result<Arc<EmbeddedLedge
 pub fn ledger<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
     let ledger = authorize(core, request.headers())?;
     let bag = query_param(request.uri().query(), "bag").map_err(ApiError::BadRequest)?;
-    let snapshot = match &bag {
-        Some(bag) => {
+    let objects = match &bag {
+        Some(bag) => SnapshotObjects::InBag(
             BagId::parse_lenient(bag)
-                .map_err(|e| ApiError::BadRequest(format!("invalid bag id {bag:?}: {e}")))?;
-            // The ledger's bag index, not a copy of every object filtered afterwards.
-            let objects = ledger.objects_in_bag(bag);
-            let mut snapshot = ledger.snapshot_without_objects();
-            snapshot.objects = objects;
-            snapshot
-        }
-        None => ledger.snapshot(),
+                .map_err(|e| ApiError::BadRequest(format!("invalid bag id {bag:?}: {e}")))?,
+        ),
+        None => SnapshotObjects::All,
     };
-    let body = serde_json::to_string(&snapshot)
+    let body = serde_json::to_string(&ledger.snapshot_with(objects))
         .map_err(|e| ApiError::Internal(format!("serialising the ledger: {e}")))?;
     Ok(json_response(StatusCode::OK, body))
 }

@@ -22,6 +22,17 @@ pub const JOURNAL_FILE: &str = "ledger.journal";
 /// many: the slack keeps a small ledger from compacting on every change.
 pub const COMPACT_SLACK_LINES: u64 = 1024;
 
+/// Which data objects a snapshot lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotObjects {
+    /// Every one.
+    All,
+    /// None (the rest of the ledger only).
+    None,
+    /// Those of one bag.
+    InBag(BagId),
+}
+
 /// The durable ledger kept in the data directory.
 pub struct EmbeddedLedger {
     state: RwLock<State>,
@@ -156,20 +167,36 @@ impl EmbeddedLedger {
 
     /// Everything the ledger holds, each list sorted by id.
     pub fn snapshot(&self) -> LedgerSnapshot {
-        let mut snapshot = self.snapshot_without_objects();
-        snapshot.objects = self
-            .state
-            .read()
-            .objects
-            .iter()
-            .map(|(&id, o)| o.to_object(id))
-            .collect();
-        snapshot
+        self.snapshot_with(SnapshotObjects::All)
     }
 
     /// Everything but the data objects (worker, auto-accept, buckets, members).
     pub fn snapshot_without_objects(&self) -> LedgerSnapshot {
+        self.snapshot_with(SnapshotObjects::None)
+    }
+
+    /// Worker, auto-accept, buckets, members and the data objects `objects` selects, each
+    /// list sorted by id, all read under one read lock: one state, never parts of two.
+    pub fn snapshot_with(&self, objects: SnapshotObjects) -> LedgerSnapshot {
         let state = self.state.read();
+        let objects = match objects {
+            SnapshotObjects::All => state
+                .objects
+                .iter()
+                .map(|(&id, o)| o.to_object(id))
+                .collect(),
+            SnapshotObjects::None => Vec::new(),
+            // The bag index, not every object filtered.
+            SnapshotObjects::InBag(bag) => state
+                .objects_by_bag
+                .get(&bag)
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|id| state.objects.get(id).map(|o| o.to_object(*id)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
         LedgerSnapshot {
             worker_id: state.worker_id,
             auto_accept_uploads: state.auto_accept_uploads,
@@ -183,23 +210,8 @@ impl EmbeddedLedger {
                 .iter()
                 .map(|(&id, m)| m.to_member(id))
                 .collect(),
-            objects: Vec::new(),
+            objects,
         }
-    }
-
-    /// The data objects of `bag` (any spelling `BagId::parse_lenient` takes), sorted by id;
-    /// empty for an unknown or invalid bag.
-    pub fn objects_in_bag(&self, bag: &str) -> Vec<DataObject> {
-        let Ok(bag) = BagId::parse_lenient(bag) else {
-            return Vec::new();
-        };
-        let state = self.state.read();
-        let Some(ids) = state.objects_by_bag.get(&bag) else {
-            return Vec::new();
-        };
-        ids.iter()
-            .filter_map(|id| state.objects.get(id).map(|o| o.to_object(*id)))
-            .collect()
     }
 
     /// One more than the largest data object id (saturating), or 0 when there are none.
@@ -694,6 +706,11 @@ mod tests {
         }
     }
 
+    fn objects_in_bag(ledger: &EmbeddedLedger, bag: &str) -> Vec<DataObject> {
+        let bag = BagId::parse_lenient(bag).expect("bag id");
+        ledger.snapshot_with(SnapshotObjects::InBag(bag)).objects
+    }
+
     fn open(dir: &Path) -> EmbeddedLedger {
         EmbeddedLedger::open(dir).expect("open ledger")
     }
@@ -774,8 +791,7 @@ mod tests {
         assert!(!ten.accepted);
         assert_eq!(ledger.next_object_id(), 13);
         assert_eq!(ledger.object_count(), 3);
-        let in_bag: Vec<u64> = ledger
-            .objects_in_bag("dynamic:member:5")
+        let in_bag: Vec<u64> = objects_in_bag(&ledger, "dynamic:member:5")
             .iter()
             .map(|o| o.id)
             .collect();
@@ -792,7 +808,7 @@ mod tests {
             .apply(Mutation::DeleteObject { id: 12 })
             .expect("delete");
         assert_eq!(ledger.data_object(12), None);
-        assert!(ledger.objects_in_bag("static:council").is_empty());
+        assert!(objects_in_bag(&ledger, "static:council").is_empty());
         assert_eq!(ledger.next_object_id(), 12);
     }
 
@@ -912,7 +928,7 @@ mod tests {
         let ledger = open(dir.path());
         assert_eq!(ledger.snapshot(), before);
         assert_eq!(ledger.member_controller(4), Some([4; 32]));
-        assert_eq!(ledger.objects_in_bag("dynamic:channel:1").len(), 19);
+        assert_eq!(objects_in_bag(&ledger, "dynamic:channel:1").len(), 19);
         assert_eq!(ledger.open_report().truncated_bytes, 0);
     }
 
@@ -1046,6 +1062,44 @@ mod tests {
             }
         });
         assert_eq!(ledger.object_count(), OBJECTS);
+    }
+
+    #[test]
+    fn a_snapshot_is_one_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ledger = open(dir.path());
+        const PAIRS: u64 = 200;
+        std::thread::scope(|scope| {
+            scope.spawn(|| loop {
+                // Member n is put before object n, so one state has as many members as
+                // objects, or one more; a snapshot read in two parts can have fewer.
+                let snapshot = ledger.snapshot();
+                let (members, objects) = (snapshot.members.len(), snapshot.objects.len());
+                assert!(
+                    objects <= members && members <= objects + 1,
+                    "{members} members beside {objects} objects"
+                );
+                let bag = BagId::parse_lenient("static:council").expect("bag id");
+                let snapshot = ledger.snapshot_with(SnapshotObjects::InBag(bag));
+                let (members, objects) = (snapshot.members.len(), snapshot.objects.len());
+                assert!(
+                    objects <= members && members <= objects + 1,
+                    "{members} members beside {objects} objects of the bag"
+                );
+                if objects as u64 == PAIRS {
+                    break;
+                }
+            });
+            for id in 0..PAIRS {
+                let seed = u8::try_from(id).expect("fewer than 256 pairs");
+                ledger.apply(member(id, &address(seed))).expect("member");
+                ledger.apply(object(id, "static:council")).expect("object");
+            }
+        });
+        let bare = ledger.snapshot_without_objects();
+        assert!(bare.objects.is_empty());
+        assert_eq!(bare.members.len() as u64, PAIRS);
+        assert_eq!(bare.buckets, ledger.snapshot().buckets);
     }
 
     /// Replay speed for a million objects; run with
