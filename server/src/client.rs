@@ -729,6 +729,18 @@ impl NodeClient {
         self.call_json("GET", &path, true, None, SNAPSHOT_ANSWER_MAX_BYTES)
     }
 
+    /// GET /api/v1/admin/ledger?objects=false: the worker, auto-accept, buckets and members,
+    /// without the data objects (which can be millions).
+    pub fn ledger_without_objects(&self) -> Result<LedgerSnapshot, ClientError> {
+        self.call_json(
+            "GET",
+            "/api/v1/admin/ledger?objects=false",
+            true,
+            None,
+            SNAPSHOT_ANSWER_MAX_BYTES,
+        )
+    }
+
     /// GET /api/v1/admin/ledger/next-object-id: the lowest unused data object id.
     pub fn next_object_id(&self) -> Result<u64, ClientError> {
         let answer: NextObjectIdAnswer = self.call_json(

@@ -44,20 +44,33 @@ fn authorize(core: &Core, headers: &http::HeaderMap) -> Result<Arc<EmbeddedLedge
     })
 }
 
-/// GET /admin/ledger[?bag=BAG]: everything the ledger holds (objects of one bag if asked).
+/// GET /admin/ledger[?bag=BAG][?objects=false]: everything the ledger holds, the objects of
+/// one bag only, or no objects at all.
 pub fn ledger<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
     let ledger = authorize(core, request.headers())?;
-    let bag = query_param(request.uri().query(), "bag").map_err(ApiError::BadRequest)?;
-    let objects = match &bag {
-        Some(bag) => SnapshotObjects::InBag(
-            BagId::parse_lenient(bag)
-                .map_err(|e| ApiError::BadRequest(format!("invalid bag id {bag:?}: {e}")))?,
-        ),
-        None => SnapshotObjects::All,
-    };
+    let objects = objects_asked(request.uri().query()).map_err(ApiError::BadRequest)?;
     let body = serde_json::to_string(&ledger.snapshot_with(objects))
         .map_err(|e| ApiError::Internal(format!("serialising the ledger: {e}")))?;
     Ok(json_response(StatusCode::OK, body))
+}
+
+/// Which objects GET /admin/ledger lists: `bag=BAG` those of one bag, `objects=false` none
+/// (`objects=true` is the default, every one); both together are refused.
+fn objects_asked(query: Option<&str>) -> Result<SnapshotObjects, String> {
+    let bag = query_param(query, "bag")?;
+    let objects = match query_param(query, "objects")?.as_deref() {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(other) => return Err(format!("objects must be true or false, not {other:?}")),
+    };
+    match (bag, objects) {
+        (Some(_), false) => Err("bag selects objects to list; objects=false lists none".into()),
+        (Some(bag), true) => BagId::parse_lenient(&bag)
+            .map(SnapshotObjects::InBag)
+            .map_err(|e| format!("invalid bag id {bag:?}: {e}")),
+        (None, true) => Ok(SnapshotObjects::All),
+        (None, false) => Ok(SnapshotObjects::None),
+    }
 }
 
 /// GET /admin/ledger/next-object-id.
@@ -99,6 +112,37 @@ pub async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objects_are_all_one_bags_or_none() {
+        assert_eq!(objects_asked(None), Ok(SnapshotObjects::All));
+        assert_eq!(
+            objects_asked(Some("objects=true")),
+            Ok(SnapshotObjects::All)
+        );
+        assert_eq!(
+            objects_asked(Some("objects=false")),
+            Ok(SnapshotObjects::None)
+        );
+        let council = BagId::parse_lenient("static:council").expect("bag id");
+        assert_eq!(
+            objects_asked(Some("bag=static%3Acouncil")),
+            Ok(SnapshotObjects::InBag(council))
+        );
+        assert_eq!(
+            objects_asked(Some("objects=true&bag=static:council")),
+            Ok(SnapshotObjects::InBag(council))
+        );
+        for refused in [
+            "objects=no",
+            "objects=",
+            "objects=FALSE",
+            "bag=static:council&objects=false",
+            "bag=nonsense",
+        ] {
+            assert!(objects_asked(Some(refused)).is_err(), "{refused}");
+        }
+    }
 
     #[test]
     fn token_comparison() {

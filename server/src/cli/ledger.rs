@@ -200,7 +200,8 @@ pub fn execute(args: &LedgerArgs) -> Result<(), CliError> {
 }
 
 fn set_bucket(client: &NodeClient, set: &SetBucketArgs) -> Result<(), CliError> {
-    let snapshot = client.ledger_snapshot(None)?;
+    // Only the bucket and the worker id are needed, not the (possibly millions of) objects.
+    let snapshot = client.ledger_without_objects()?;
     let bucket = bucket_to_put(&snapshot, set);
     if let Some(worker) = snapshot.worker_id {
         if bucket.operator_worker_id != worker {
