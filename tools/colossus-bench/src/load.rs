@@ -245,7 +245,8 @@ pub struct KindStats {
 }
 
 impl KindStats {
-    fn merge(&mut self, other: &KindStats) {
+    /// Adds `other`'s requests, bytes and latencies to these.
+    pub fn merge(&mut self, other: &KindStats) {
         self.latency_ns.merge(&other.latency_ns);
         self.ok += other.ok;
         self.errors += other.errors;

@@ -157,11 +157,9 @@ impl Report {
         stats: &RunStats,
     ) -> Self {
         let elapsed_s = stats.elapsed.as_secs_f64().max(1e-9);
-        let mut all = stats.read.clone();
-        all.latency_ns.merge(&stats.write.latency_ns);
-        all.ok += stats.write.ok;
-        all.errors += stats.write.errors;
-        all.payload_bytes += stats.write.payload_bytes;
+        let mut merged = stats.read.clone();
+        merged.merge(&stats.write);
+        let all = kind_report(&merged, elapsed_s);
         let errors_by_kind = ERROR_KINDS
             .iter()
             .zip(stats.errors.iter())
@@ -192,9 +190,9 @@ impl Report {
             connections_opened: stats.connections_opened,
             idle_established: stats.idle_established,
             payload_bytes: all.payload_bytes,
-            requests_per_s: all.ok as f64 / elapsed_s,
-            bytes_per_s: all.payload_bytes as f64 / elapsed_s,
-            latency_ms: latency(&all.latency_ns),
+            requests_per_s: all.requests_per_s,
+            bytes_per_s: all.bytes_per_s,
+            latency_ms: all.latency_ms,
             read: mixed.then(|| kind_report(&stats.read, elapsed_s)),
             write: mixed.then(|| kind_report(&stats.write, elapsed_s)),
             params,
@@ -468,6 +466,7 @@ pub fn svg(reports: &[Report], metric: Metric) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::{KindStats, RunStats};
 
     #[test]
     fn sizes_parse_and_print() {
@@ -500,5 +499,45 @@ mod tests {
         assert!(text.contains("not scored"));
         a.scenario = "other".to_owned();
         assert!(markdown(&[a]).contains("| nginx <sendfile> | other |"));
+    }
+
+    fn kind(latencies_ns: &[u64], ok: u64, errors: u64, payload_bytes: u64) -> KindStats {
+        let mut k = KindStats::default();
+        for &ns in latencies_ns {
+            k.latency_ns.record(ns);
+        }
+        k.ok = ok;
+        k.errors = errors;
+        k.payload_bytes = payload_bytes;
+        k
+    }
+
+    #[test]
+    fn totals_are_reads_and_writes_together() {
+        let mut stats = RunStats {
+            read: kind(&[1_000_000, 2_000_000, 5_000_000], 3, 1, 4096),
+            elapsed: std::time::Duration::from_secs(2),
+            ..RunStats::default()
+        };
+        stats.errors[0] = 1;
+        let r = Report::new("get", "l", "t", Params::default(), &stats);
+        assert_eq!(
+            (r.requests, r.ok, r.errors, r.payload_bytes),
+            (4, 3, 1, 4096)
+        );
+        assert_eq!((r.requests_per_s, r.bytes_per_s), (1.5, 2048.0));
+        assert!(r.read.is_none() && r.write.is_none());
+
+        stats.write = kind(&[9_000_000], 1, 0, 1 << 20);
+        let r = Report::new("mixed", "l", "t", Params::default(), &stats);
+        assert_eq!(
+            (r.requests, r.ok, r.payload_bytes),
+            (5, 4, 4096 + (1 << 20))
+        );
+        assert_eq!(r.requests_per_s, 2.0);
+        assert!((r.latency_ms.max - 9.0).abs() < 0.1, "{:?}", r.latency_ms);
+        assert!((r.latency_ms.min - 1.0).abs() < 0.02, "{:?}", r.latency_ms);
+        assert_eq!(r.read.as_ref().map(|k| k.ok), Some(3));
+        assert_eq!(r.write.as_ref().map(|k| k.payload_bytes), Some(1 << 20));
     }
 }
