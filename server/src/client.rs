@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::auth::js_json::{self, JsObject, JsString, JsValue, MAX_SAFE_INTEGER};
 use crate::auth::keys::KeyPair;
-use crate::auth::signature::ParsedSignature;
+use crate::auth::signature::sign_envelope;
 use crate::ledger::{LedgerSnapshot, Mutation};
 
 /// Longest wait for a TCP connection.
@@ -327,29 +327,16 @@ pub fn token_request_body(
         js_id("storage bucket id", storage_bucket_id)?,
     );
     data.insert(JsString::new("bagId"), JsValue::string(bag_id));
-    let message = js_json::object_to_string(&data);
-    let signature = ParsedSignature::Untyped(member_key.sign(message.as_bytes()));
-    let mut body = JsObject::new();
-    body.insert(JsString::new("data"), JsValue::Object(data));
-    body.insert(
-        JsString::new("signature"),
-        JsValue::string(&signature.to_hex()),
-    );
-    Ok(js_json::object_to_string(&body))
+    Ok(js_json::object_to_string(&sign_envelope(data, member_key)))
 }
 
 /// An id as a JS number; ids above 2^53 - 1 cannot be sent exactly, so they are refused.
 fn js_id(what: &str, id: u64) -> Result<JsValue, ClientError> {
-    if id > MAX_SAFE_INTEGER {
-        return Err(ClientError::InvalidRequest(format!(
+    JsValue::safe_integer(id).ok_or_else(|| {
+        ClientError::InvalidRequest(format!(
             "{what} {id} is larger than {MAX_SAFE_INTEGER}, the largest a token request can carry"
-        )));
-    }
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "id <= 2^53 - 1, checked above, so the f64 is exact"
-    )]
-    Ok(JsValue::Number(id as f64))
+        ))
+    })
 }
 
 /// The bytes around the file in a one-part `multipart/form-data` body.

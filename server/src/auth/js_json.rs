@@ -260,6 +260,16 @@ impl JsValue {
         }
     }
 
+    /// `n` as a JS number, if it is no larger than 2^53 - 1 (above, the f64 would round it to
+    /// a neighbour); the inverse of [`Self::as_safe_u64`].
+    pub fn safe_integer(n: u64) -> Option<Self> {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "n <= 2^53 - 1, checked first, so the f64 is exact"
+        )]
+        (n <= MAX_SAFE_INTEGER).then(|| Self::Number(n as f64))
+    }
+
     /// The number as u64 if it is a non-negative integer no larger than 2^53 - 1 (so the
     /// value is the one the client meant, not a rounded neighbour).
     pub fn as_safe_u64(&self) -> Option<u64> {
@@ -818,6 +828,20 @@ mod tests {
         assert_eq!(JsValue::Number(1.5).as_safe_u64(), None);
         assert_eq!(JsValue::Number(-0.0).as_safe_u64(), Some(0));
         assert_eq!(JsValue::string("1").as_safe_u64(), None);
+    }
+
+    #[test]
+    fn safe_integers_are_exact_numbers() {
+        for n in [0, 1, 42, MAX_SAFE_INTEGER - 1, MAX_SAFE_INTEGER] {
+            let value = JsValue::safe_integer(n).expect("safe");
+            assert_eq!(value.as_safe_u64(), Some(n));
+        }
+        assert_eq!(
+            to_string(&JsValue::safe_integer(MAX_SAFE_INTEGER).expect("safe")),
+            "9007199254740991"
+        );
+        assert!(JsValue::safe_integer(MAX_SAFE_INTEGER + 1).is_none());
+        assert!(JsValue::safe_integer(u64::MAX).is_none());
     }
 
     /// Differential check against Node: set JS_JSON_DIFF to a file of lines

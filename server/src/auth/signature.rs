@@ -6,7 +6,8 @@
 use std::fmt;
 
 use super::hex;
-use super::keys::{self, CryptoScheme, PublicKey, SIGNATURE_LEN};
+use super::js_json::{self, JsObject, JsString, JsValue};
+use super::keys::{self, CryptoScheme, KeyPair, PublicKey, SIGNATURE_LEN};
 
 /// What signing extensions put before a raw message (`u8aWrapBytes`).
 pub const BYTES_WRAP_PREFIX: &[u8] = b"<Bytes>";
@@ -187,6 +188,21 @@ pub fn verify(
     try_once(&retry, signature, key)
         .map(|scheme| Verified { scheme, form })
         .ok_or(SignatureError::Mismatch)
+}
+
+/// `{"data": data, "signature": "0x.."}` with the signature by `signer` over
+/// `JSON.stringify(data)` (untyped, 64 bytes): the envelope of both a POST /authToken request
+/// (signed by the member) and an upload token (signed by the node).
+pub fn sign_envelope(data: JsObject, signer: &KeyPair) -> JsObject {
+    let message = js_json::object_to_string(&data);
+    let signature = ParsedSignature::Untyped(signer.sign(message.as_bytes()));
+    let mut envelope = JsObject::new();
+    envelope.insert(JsString::new("data"), JsValue::Object(data));
+    envelope.insert(
+        JsString::new("signature"),
+        JsValue::string(&signature.to_hex()),
+    );
+    envelope
 }
 
 #[cfg(test)]

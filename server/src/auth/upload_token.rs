@@ -9,7 +9,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 
-use super::js_json::{self, JsJsonError, JsObject, JsString, JsValue, MAX_SAFE_INTEGER};
+use super::js_json::{self, JsJsonError, JsObject, JsString, JsValue};
 use super::keys::{KeyPair, PublicKey};
 use super::signature::{self, ParsedSignature, SignatureError};
 use super::token_request::{VerifiedTokenRequest, RESERVED_DATA_FIELDS};
@@ -183,9 +183,8 @@ pub fn build_token_data(
     valid_until_ms: u64,
 ) -> Result<JsObject, UploadTokenError> {
     check_nonce(nonce)?;
-    if valid_until_ms > MAX_SAFE_INTEGER {
-        return Err(UploadTokenError::ExpiryOutOfRange { valid_until_ms });
-    }
+    let valid_until = JsValue::safe_integer(valid_until_ms)
+        .ok_or(UploadTokenError::ExpiryOutOfRange { valid_until_ms })?;
     for field in RESERVED_DATA_FIELDS {
         if request_data.contains_key(field) {
             return Err(UploadTokenError::ReservedField { field });
@@ -193,14 +192,7 @@ pub fn build_token_data(
     }
     let mut data = JsObject::new();
     data.insert(JsString::new("nonce"), JsValue::string(nonce));
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "valid_until_ms <= 2^53 - 1, checked above, so the f64 is exact"
-    )]
-    data.insert(
-        JsString::new("validUntil"),
-        JsValue::Number(valid_until_ms as f64),
-    );
+    data.insert(JsString::new("validUntil"), valid_until);
     for (key, value) in request_data.entries() {
         data.insert(key.clone(), value.clone());
     }
@@ -209,14 +201,7 @@ pub fn build_token_data(
 
 /// Signs token `data` with the node's key and encodes the token.
 pub fn encode_upload_token(data: &JsObject, signer: &KeyPair) -> String {
-    let message = js_json::object_to_string(data);
-    let signature = ParsedSignature::Untyped(signer.sign(message.as_bytes()));
-    let mut token = JsObject::new();
-    token.insert(JsString::new("data"), JsValue::Object(data.clone()));
-    token.insert(
-        JsString::new("signature"),
-        JsValue::string(&signature.to_hex()),
-    );
+    let token = signature::sign_envelope(data.clone(), signer);
     BASE64URL.encode(js_json::object_to_string(&token))
 }
 
@@ -474,6 +459,7 @@ impl UploadTokenIssuer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::js_json::MAX_SAFE_INTEGER;
     use crate::auth::keys::CryptoScheme;
     use crate::auth::ss58;
     use crate::auth::token_request::verify_token_request;
