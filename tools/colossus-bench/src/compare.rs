@@ -374,20 +374,14 @@ impl Setup {
         count: Option<u64>,
         duration: Option<Duration>,
     ) -> LoadConfig {
-        LoadConfig {
-            addr: server.addr,
-            host: server.host.clone(),
+        LoadConfig::quiet(
+            server,
             connections,
-            threads: self.threads,
+            self.threads,
             count,
             duration,
-            timeout: Duration::from_secs(600),
-            read_buffer_bytes: 256 * 1024,
-            write_chunk_bytes: 1 << 20,
-            idle_connections: 0,
-            progress: false,
-            seed: self.seed,
-        }
+            self.seed,
+        )
     }
 
     fn objects_on(&self, label: &str, big: bool) -> Vec<Object> {
@@ -418,49 +412,33 @@ impl Setup {
         let server = self.server_of(label).clone();
         let c = scenario.connections;
         let duration = Some(Duration::from_secs_f64(a.duration_s));
-        let (cfg, w, mut params): (LoadConfig, Arc<dyn Workload>, Params) = match scenario.kind {
-            Kind::BigGet => {
-                let objects = self.objects_on(label, true);
-                let count = c as u64 * a.big_per_connection;
-                let p = Params {
-                    object_size_bytes: Some(a.big_size),
-                    ..Params::default()
+        let (cfg, w, params): (LoadConfig, Arc<dyn Workload>, Params) = match scenario.kind {
+            Kind::BigGet | Kind::SmallGet => {
+                let big = scenario.kind == Kind::BigGet;
+                let objects = self.objects_on(label, big);
+                // Big bodies by count (a duration would cut the last ones), small by duration.
+                let cfg = if big {
+                    self.cfg(&server, c, Some(c as u64 * a.big_per_connection), None)
+                } else {
+                    self.cfg(&server, c, None, duration)
                 };
-                (
-                    self.cfg(&server, c, Some(count), None),
-                    Arc::new(workload::GetWorkload {
-                        objects,
-                        random: false,
-                        verify,
-                    }),
-                    p,
-                )
-            }
-            Kind::SmallGet => {
-                let objects = self.objects_on(label, false);
-                let p = Params {
-                    object_size_bytes: Some(a.small_size),
-                    ..Params::default()
+                let p = crate::params(&cfg, &objects, verify);
+                let w = workload::GetWorkload {
+                    objects,
+                    random: !big,
+                    verify,
                 };
-                (
-                    self.cfg(&server, c, None, duration),
-                    Arc::new(workload::GetWorkload {
-                        objects,
-                        random: true,
-                        verify,
-                    }),
-                    p,
-                )
+                (cfg, Arc::new(w), p)
             }
             Kind::Range => {
                 let object = self.objects_on(label, true).remove(0);
+                let cfg = self.cfg(&server, c, None, duration);
                 let p = Params {
-                    object_size_bytes: Some(a.big_size),
                     range_bytes: Some(a.range_bytes),
-                    ..Params::default()
+                    ..crate::params(&cfg, std::slice::from_ref(&object), verify)
                 };
                 (
-                    self.cfg(&server, c, None, duration),
+                    cfg,
                     Arc::new(workload::RangeWorkload {
                         object,
                         range_bytes: a.range_bytes,
@@ -483,23 +461,15 @@ impl Setup {
                 } else {
                     target::plan_uploads(&self.node, &self.admin, &self.auth, count, size, seed)?
                 };
-                let p = Params {
-                    object_size_bytes: Some(size),
-                    ..Params::default()
-                };
+                let cfg = self.cfg(&server, c, Some(count), None);
+                let p = crate::upload_params(&cfg, uploads.len(), size);
                 (
-                    self.cfg(&server, c, Some(count), None),
+                    cfg,
                     Arc::new(workload::UploadWorkload::new(uploads, label == LABEL_SINK)),
                     p,
                 )
             }
         };
-        params.connections = cfg.connections;
-        params.threads = cfg.threads.clamp(1, cfg.connections);
-        params.count = cfg.count;
-        params.duration_s = cfg.duration.map(|d| d.as_secs_f64());
-        params.timeout_ms = cfg.timeout.as_millis() as u64;
-        params.verify = verify || scenario.is_upload();
         let stats = load::run(cfg, w);
         let mut r = Report::new(
             if scenario.is_upload() {
@@ -612,7 +582,7 @@ fn machine() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::cores();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|t| {
@@ -851,9 +821,7 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<(), String> {
         sink = Some(target::parse_url(&url)?.0);
     }
     let setup = Setup {
-        threads: a
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: a.threads.unwrap_or_else(crate::cores),
         args: a,
         seed,
         node,

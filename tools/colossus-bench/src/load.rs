@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crate::content::Content;
 use crate::hist::Histogram;
 use crate::http::{Conn, ReadError};
+use crate::target::Server;
 
 /// io_uring entries per runtime.
 const RING_ENTRIES: u32 = 1024;
@@ -25,6 +26,12 @@ const ERROR_SAMPLES_MAX: usize = 8;
 const SMALL_BODY_MAX_BYTES: usize = 64 * 1024;
 /// Pause after a failed connect, so a dead server does not spin the client.
 const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(5);
+/// Per-request timeout of the runs the tool makes for itself: a 1 GiB body on a busy machine.
+const QUIET_TIMEOUT: Duration = Duration::from_secs(600);
+/// Read buffer per connection unless the command line says otherwise.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+/// Upload bodies are written in pieces of this size unless the command line says otherwise.
+const WRITE_CHUNK_BYTES: usize = 1 << 20;
 
 /// Explicit limits and shape of one run.
 #[derive(Clone, Debug)]
@@ -53,6 +60,34 @@ pub struct LoadConfig {
     pub progress: bool,
     /// Seed of the request choices.
     pub seed: u64,
+}
+
+impl LoadConfig {
+    /// A run against `server` with default buffers, a long timeout, no idle connections and
+    /// no progress line (the runs the tool makes for itself; commands override the rest).
+    pub fn quiet(
+        server: &Server,
+        connections: usize,
+        threads: usize,
+        count: Option<u64>,
+        duration: Option<Duration>,
+        seed: u64,
+    ) -> Self {
+        Self {
+            addr: server.addr,
+            host: server.host.clone(),
+            connections,
+            threads,
+            count,
+            duration,
+            timeout: QUIET_TIMEOUT,
+            read_buffer_bytes: READ_BUFFER_BYTES,
+            write_chunk_bytes: WRITE_CHUNK_BYTES,
+            idle_connections: 0,
+            progress: false,
+            seed,
+        }
+    }
 }
 
 /// A small fast PRNG (splitmix64): request choices, not cryptography.

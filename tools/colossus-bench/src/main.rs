@@ -280,6 +280,7 @@ struct ReportArgs {
     metric: Metric,
 }
 
+/// Cores of this machine (1 when unknown): the default number of client threads.
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -443,21 +444,23 @@ fn load_config(
         (None, None) => Some(Duration::from_secs(10)),
     };
     LoadConfig {
-        addr: server.addr,
-        host: server.host.clone(),
-        connections: l.connections.max(1),
-        threads: l.threads.unwrap_or_else(cores).max(1),
-        count,
-        duration,
         timeout: Duration::from_millis(l.timeout_ms.max(1)),
         read_buffer_bytes: l.read_buffer as usize,
         write_chunk_bytes: l.write_chunk as usize,
         idle_connections: l.idle_connections,
         progress: !output.quiet,
-        seed,
+        ..LoadConfig::quiet(
+            server,
+            l.connections.max(1),
+            l.threads.unwrap_or_else(cores).max(1),
+            count,
+            duration,
+            seed,
+        )
     }
 }
 
+/// The parameters of a read run of `objects` under `cfg`.
 fn params(cfg: &LoadConfig, objects: &[Object], verify: bool) -> Params {
     let sizes: Vec<Option<u64>> = objects.iter().map(|o| o.size_bytes).collect();
     let object_size_bytes = match sizes.first() {
@@ -476,6 +479,16 @@ fn params(cfg: &LoadConfig, objects: &[Object], verify: bool) -> Params {
         read_ratio: None,
         verify,
         idle_connections: cfg.idle_connections,
+    }
+}
+
+/// The parameters of an upload run of `uploads` objects of `size_bytes` (always checked: the
+/// answer must carry the object's multihash or the sink's byte count).
+fn upload_params(cfg: &LoadConfig, uploads: usize, size_bytes: u64) -> Params {
+    Params {
+        objects: uploads,
+        object_size_bytes: Some(size_bytes),
+        ..params(cfg, &[], true)
     }
 }
 
@@ -608,9 +621,7 @@ fn run_upload(a: UploadArgs) -> Result<ExitCode, String> {
         }
     };
     let cfg = load_config(&server, &a.load, &a.output, seed, Some(count));
-    let mut p = params(&cfg, &[], true);
-    p.objects = uploads.len();
-    p.object_size_bytes = Some(a.object_size);
+    let p = upload_params(&cfg, uploads.len(), a.object_size);
     let w = workload::UploadWorkload::new(uploads, sink);
     execute("upload", &server, cfg, p, &a.output, Arc::new(w))
 }

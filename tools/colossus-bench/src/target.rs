@@ -321,9 +321,7 @@ pub struct PlannedUpload {
 
 /// Hashes `contents` on every core.
 pub fn digests(contents: &[Content]) -> Vec<[u8; 32]> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(contents.len().max(1));
+    let threads = crate::cores().min(contents.len().max(1));
     let mut out = vec![[0u8; 32]; contents.len()];
     let per = contents.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {

@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use colossus::client::{MultipartFraming, NodeClient};
 
@@ -222,20 +221,14 @@ pub fn prepare_objects(
 ) -> Result<Vec<Object>, String> {
     let uploads = crate::target::plan_uploads(server, admin, auth, count, size_bytes, seed)?;
     let objects = crate::target::uploaded_objects(server, &uploads);
-    let cfg = LoadConfig {
-        addr: server.addr,
-        host: server.host.clone(),
-        connections: usize::try_from(count).unwrap_or(usize::MAX).clamp(1, 8),
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        count: Some(count),
-        duration: None,
-        timeout: Duration::from_secs(600),
-        read_buffer_bytes: 256 * 1024,
-        write_chunk_bytes: 1 << 20,
-        idle_connections: 0,
-        progress: false,
+    let cfg = LoadConfig::quiet(
+        server,
+        usize::try_from(count).unwrap_or(usize::MAX).clamp(1, 8),
+        crate::cores(),
+        Some(count),
+        None,
         seed,
-    };
+    );
     let stats = crate::load::run(cfg, Arc::new(UploadWorkload::new(uploads, false)));
     if stats.error_count() > 0 {
         return Err(format!(
