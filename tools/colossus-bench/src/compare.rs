@@ -502,11 +502,7 @@ fn score(r: &Report, metric: Metric) -> f64 {
     if r.errors > 0 {
         return 0.0; // A run with wrong answers does not score.
     }
-    match metric {
-        Metric::Bytes => r.bytes_per_s,
-        Metric::Requests => r.requests_per_s,
-        Metric::P99 => r.latency_ms.p99,
-    }
+    metric.value(r)
 }
 
 /// One line of the summary.
@@ -666,10 +662,6 @@ fn section(
     let _ = writeln!(out, "|---|---:|---|---:|---:|---:|---|");
     for s in summaries {
         let metric = s.scenario.metric();
-        let fmt = |v: f64| match metric {
-            Metric::Requests => format!("{v:.0} req/s"),
-            _ => format!("{}/s", report::human_bytes(v)),
-        };
         let mut ratios = s.ratios.clone();
         let ratio = median(&mut ratios);
         let spread = match (ratios.first(), ratios.last()) {
@@ -693,9 +685,9 @@ fn section(
             out,
             "| {} | {} | {}: {} | {ratio:.2}{extra} | {spread} | {goal} | {} |",
             s.scenario.describe(a),
-            fmt(s.colossus),
+            metric.text(s.colossus),
             s.baseline,
-            fmt(s.baseline_value),
+            metric.text(s.baseline_value),
             if holds { "yes" } else { "**no**" }
         );
     }

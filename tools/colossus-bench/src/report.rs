@@ -334,7 +334,8 @@ pub enum Metric {
 }
 
 impl Metric {
-    fn value(self, r: &Report) -> f64 {
+    /// This metric of `r`.
+    pub fn value(self, r: &Report) -> f64 {
         match self {
             Metric::Bytes => r.bytes_per_s,
             Metric::Requests => r.requests_per_s,
@@ -342,7 +343,8 @@ impl Metric {
         }
     }
 
-    fn text(self, v: f64) -> String {
+    /// `v` with its unit.
+    pub fn text(self, v: f64) -> String {
         match self {
             Metric::Bytes => format!("{}/s", human_bytes(v)),
             Metric::Requests => format!("{v:.0} req/s"),
