@@ -23,6 +23,8 @@ use std::fmt;
 pub use bytes::Bytes;
 use bytes::BytesMut;
 
+use super::percent::percent_decode;
+
 /// Longest boundary RFC 2046 allows.
 pub const BOUNDARY_LEN_MAX: usize = 70;
 /// Longest `Content-Type` value [`boundary_from_content_type`] reads.
@@ -896,18 +898,8 @@ fn decode_ext_value(ext: &str) -> Option<String> {
     if !charset.eq_ignore_ascii_case("utf-8") {
         return None;
     }
-    let mut bytes = Vec::with_capacity(encoded.len());
-    let mut input = encoded.bytes();
-    while let Some(b) = input.next() {
-        if b == b'%' {
-            let hi = char::from(input.next()?).to_digit(16)?;
-            let lo = char::from(input.next()?).to_digit(16)?;
-            bytes.push(u8::try_from(hi * 16 + lo).ok()?);
-        } else {
-            bytes.push(b);
-        }
-    }
-    String::from_utf8(bytes).ok()
+    // RFC 8187 has no `+` for space.
+    percent_decode(encoded, false)
 }
 
 /// Parses `*( OWS ";" OWS name "=" value )` where value is a token or a quoted string
