@@ -111,11 +111,9 @@ pub async fn get(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
-    set(
-        out,
-        header::CONTENT_LENGTH,
-        &(span.end - span.start).to_string(),
-    );
+    let len_bytes = outcome.partial_len_bytes().unwrap_or(size);
+    debug_assert_eq!(len_bytes, span.end - span.start);
+    set(out, header::CONTENT_LENGTH, &len_bytes.to_string());
     if request.method() == Method::HEAD || span.is_empty() {
         return Ok(response);
     }
