@@ -265,9 +265,6 @@ pub fn encode_query_value(value: &str) -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeStatus {
-    /// The node's version.
-    #[serde(default)]
-    pub version: Option<String>,
     /// Buckets accepting uploads, ids as decimal strings.
     #[serde(default)]
     pub upload_buckets: Vec<String>,

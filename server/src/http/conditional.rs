@@ -60,14 +60,6 @@ pub fn if_range_allows_partial(header: &str, etag: &str, last_modified_unix_s: u
     parse_http_date(header) == Some(last_modified_unix_s.min(HTTP_DATE_UNIX_S_MAX))
 }
 
-/// Whether `If-Modified-Since` says the client's copy is current (304 for GET/HEAD): the
-/// object was last modified at or before the given date. Only evaluate it when the request
-/// has no `If-None-Match` (RFC 9110 §13.1.3); an invalid date never matches.
-pub fn if_modified_since_not_modified(header: &str, last_modified_unix_s: u64) -> bool {
-    parse_http_date(header.trim_matches(is_ows))
-        .is_some_and(|since| last_modified_unix_s.min(HTTP_DATE_UNIX_S_MAX) <= since)
-}
-
 /// An HTTP-date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) for a Unix time in seconds,
 /// clamped to [`HTTP_DATE_UNIX_S_MAX`].
 pub fn http_date(unix_s: u64) -> String {
@@ -291,23 +283,5 @@ mod tests {
     fn if_range_date_of_a_clamped_time() {
         let t = tag();
         assert!(if_range_allows_partial(&http_date(u64::MAX), &t, u64::MAX));
-    }
-
-    #[test]
-    fn if_modified_since() {
-        let modified = 784_111_777;
-        assert!(if_modified_since_not_modified(
-            "Sun, 06 Nov 1994 08:49:37 GMT",
-            modified
-        ));
-        assert!(if_modified_since_not_modified(
-            "Mon, 07 Nov 1994 08:49:37 GMT",
-            modified
-        ));
-        assert!(!if_modified_since_not_modified(
-            "Sun, 06 Nov 1994 08:49:36 GMT",
-            modified
-        ));
-        assert!(!if_modified_since_not_modified("garbage", modified));
     }
 }

@@ -66,8 +66,7 @@ impl Default for MultipartLimits {
     }
 }
 
-/// Why a `Content-Type` or a body was refused. All are the client's fault (400); the
-/// `*TooLarge`/`TooMany*` ones are limits (see [`MultipartError::is_limit`]).
+/// Why a `Content-Type` or a body was refused. All are the client's fault (400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MultipartError {
     /// The request's media type is not `multipart/form-data`.
@@ -169,22 +168,6 @@ pub enum MultipartError {
         /// Where the parser was.
         during: &'static str,
     },
-}
-
-impl MultipartError {
-    /// Whether this is a size or count limit being exceeded (413 rather than 400 if the
-    /// caller wants the distinction).
-    pub fn is_limit(&self) -> bool {
-        matches!(
-            self,
-            Self::PreambleTooLarge { .. }
-                | Self::TooManyParts { .. }
-                | Self::HeaderBlockTooLarge { .. }
-                | Self::TooManyHeaders { .. }
-                | Self::PartTooLarge { .. }
-                | Self::EpilogueTooLarge { .. }
-        )
-    }
 }
 
 /// What the parser found next in the body.
@@ -401,14 +384,6 @@ impl MultipartParser {
         })
     }
 
-    /// A parser for a request with this `Content-Type` value.
-    pub fn from_content_type(
-        content_type: &str,
-        limits: MultipartLimits,
-    ) -> Result<Self, MultipartError> {
-        Self::new(&boundary_from_content_type(content_type)?, limits)
-    }
-
     /// Appends the next chunk of the body (kept, not copied).
     pub fn push(&mut self, chunk: Bytes) {
         if !chunk.is_empty() && self.failed.is_none() {
@@ -417,7 +392,8 @@ impl MultipartParser {
     }
 
     /// Appends the next chunk of the body, copying it.
-    pub fn push_slice(&mut self, chunk: &[u8]) {
+    #[cfg(test)]
+    fn push_slice(&mut self, chunk: &[u8]) {
         self.push(Bytes::copy_from_slice(chunk));
     }
 
@@ -435,7 +411,8 @@ impl MultipartParser {
     }
 
     /// Data bytes of the current part handed out so far.
-    pub fn part_bytes(&self) -> u64 {
+    #[cfg(test)]
+    fn part_bytes(&self) -> u64 {
         self.part_bytes
     }
 
@@ -1628,7 +1605,6 @@ mod tests {
                 limit_bytes: 8
             }
         );
-        assert!(error.is_limit());
         // The parser stays failed.
         parser.push_slice(b"more");
         assert_eq!(parser.next_event(), Err(error.clone()));

@@ -195,11 +195,6 @@ impl Journal {
         self.mutation_lines
     }
 
-    /// The journal file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Whether an earlier write or fsync failed, so every change is refused.
     pub fn is_poisoned(&self) -> bool {
         self.poisoned.is_some()
