@@ -9,6 +9,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::is_ows;
+
 /// Longest conditional header value looked at; longer ones never match (a full answer).
 pub const CONDITIONAL_HEADER_LEN_MAX: usize = 8 * 1024;
 
@@ -157,11 +159,6 @@ impl<'a> Iterator for EntityTags<'a> {
 /// `etagc = %x21 / %x23-7E / obs-text`.
 fn is_etagc(b: u8) -> bool {
     b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80
-}
-
-/// Optional whitespace (RFC 9110 §5.6.3): space or horizontal tab.
-fn is_ows(c: char) -> bool {
-    c == ' ' || c == '\t'
 }
 
 #[cfg(test)]

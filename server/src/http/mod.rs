@@ -6,3 +6,8 @@ pub mod conditional;
 pub mod multipart;
 pub mod percent;
 pub mod range;
+
+/// Optional whitespace (RFC 9110 §5.6.3): space or horizontal tab.
+pub(crate) fn is_ows(c: char) -> bool {
+    c == ' ' || c == '\t'
+}

@@ -23,6 +23,7 @@ use std::fmt;
 pub use bytes::Bytes;
 use bytes::BytesMut;
 
+use super::is_ows;
 use super::percent::percent_decode;
 
 /// Longest boundary RFC 2046 allows.
@@ -949,11 +950,6 @@ fn parse_params(text: &str, token_values: bool) -> Result<Vec<(String, String)>,
 /// RFC 9110 `tchar`.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Optional whitespace: space or horizontal tab.
-fn is_ows(c: char) -> bool {
-    c == ' ' || c == '\t'
 }
 
 /// `text` cut to 64 bytes (on a character boundary) for an error message.

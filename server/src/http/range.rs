@@ -13,6 +13,8 @@
 //! - unsatisfiable elements of a list are dropped; when none is left the answer is 416 with
 //!   `Content-Range: bytes */size`. A zero-byte object satisfies no range.
 
+use super::is_ows;
+
 /// Longest `Range` value looked at; longer ones are ignored (whole object). One range needs at
 /// most 47 bytes (`bytes=` and two 20-digit numbers), so this leaves room for short lists.
 pub const RANGE_HEADER_LEN_MAX: usize = 1024;
@@ -180,11 +182,6 @@ fn coalesce(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
         }
     }
     merged
-}
-
-/// Optional whitespace (RFC 9110 §5.6.3): space or horizontal tab.
-fn is_ows(c: char) -> bool {
-    c == ' ' || c == '\t'
 }
 
 #[cfg(test)]
