@@ -98,6 +98,10 @@ const LABEL_ON: &str = "nginx sendfile on";
 const LABEL_OFF: &str = "nginx sendfile off";
 const LABEL_COLOSSUS: &str = "colossus";
 const LABEL_SINK: &str = "blake3 sink";
+/// Who serves the read scenarios, in run order.
+const READ_TARGETS: [&str; 3] = [LABEL_ON, LABEL_OFF, LABEL_COLOSSUS];
+/// Who takes the upload scenarios, in run order.
+const UPLOAD_TARGETS: [&str; 2] = [LABEL_COLOSSUS, LABEL_SINK];
 const DOC_BEGIN: &str = "<!-- colossus-bench compare: begin -->";
 const DOC_END: &str = "<!-- colossus-bench compare: end -->";
 
@@ -145,6 +149,15 @@ impl Scenario {
 
     fn is_upload(&self) -> bool {
         matches!(self.kind, Kind::UploadBig | Kind::UploadMany)
+    }
+
+    /// The targets this scenario runs on (colossus and its baselines).
+    fn targets(&self) -> &'static [&'static str] {
+        if self.is_upload() {
+            &UPLOAD_TARGETS
+        } else {
+            &READ_TARGETS
+        }
     }
 
     fn metric(&self) -> Metric {
@@ -355,6 +368,8 @@ fn as_files(objects: &[Object], dir: &str) -> Vec<Object> {
 
 struct Setup {
     args: CompareArgs,
+    /// Files, configs, logs and JSON reports.
+    work: PathBuf,
     threads: usize,
     seed: u64,
     node: Server,
@@ -393,16 +408,19 @@ impl Setup {
         }
     }
 
+    /// The server behind `label`; every target a scenario names was started before the runs,
+    /// so a missing one is a bug here (never quietly the node under another label).
     fn server_of(&self, label: &str) -> &Server {
-        match label {
-            LABEL_COLOSSUS => &self.node,
-            LABEL_SINK => self.sink.as_ref().unwrap_or(&self.node),
-            _ => self
-                .nginx
-                .iter()
-                .find(|(l, _)| l == label)
-                .map_or(&self.node, |(_, s)| s),
-        }
+        let server = match label {
+            LABEL_COLOSSUS => Some(&self.node),
+            LABEL_SINK => self.sink.as_ref(),
+            _ => self.nginx.iter().find(|(l, _)| l == label).map(|(_, s)| s),
+        };
+        server.unwrap_or_else(|| panic!("no server was started for {label:?}"))
+    }
+
+    fn work_file(&self, name: &str) -> PathBuf {
+        self.work.join(name)
     }
 
     /// One timed run of `scenario` on the target `label`.
@@ -815,6 +833,7 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<(), String> {
     let setup = Setup {
         threads: a.threads.unwrap_or_else(crate::cores),
         args: a,
+        work,
         seed,
         node,
         admin,
@@ -827,10 +846,7 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<(), String> {
 
     // Warm-up: every object once from every read target, verified, untimed (page cache, and a
     // wrong server is caught before it is measured).
-    for (label, big_objects) in [LABEL_ON, LABEL_OFF, LABEL_COLOSSUS]
-        .iter()
-        .flat_map(|l| [(*l, true), (*l, false)])
-    {
+    for (label, big_objects) in READ_TARGETS.iter().flat_map(|l| [(*l, true), (*l, false)]) {
         if !reads {
             break;
         }
@@ -859,11 +875,7 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<(), String> {
     let mut runs: Vec<Report> = Vec::new();
     for round in 0..setup.args.rounds {
         for scenario in &scenarios {
-            let mut labels: Vec<&str> = if scenario.is_upload() {
-                vec![LABEL_COLOSSUS, LABEL_SINK]
-            } else {
-                vec![LABEL_ON, LABEL_OFF, LABEL_COLOSSUS]
-            };
+            let mut labels = scenario.targets().to_vec();
             if round % 2 == 1 {
                 labels.reverse();
             }
@@ -896,14 +908,7 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<(), String> {
     }
     let summaries: Vec<Summary> = scenarios
         .iter()
-        .map(|s| {
-            let labels: &[&str] = if s.is_upload() {
-                &[LABEL_COLOSSUS, LABEL_SINK]
-            } else {
-                &[LABEL_ON, LABEL_OFF, LABEL_COLOSSUS]
-            };
-            summarize(s, &runs, labels)
-        })
+        .map(|s| summarize(s, &runs, s.targets()))
         .collect();
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let chart_name = "bench-compare.svg";
@@ -914,12 +919,7 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<(), String> {
     // The chart: one bar per target and scenario, the median of its rounds.
     let mut medians: Vec<Report> = Vec::new();
     for s in &scenarios {
-        let labels: &[&str] = if s.is_upload() {
-            &[LABEL_COLOSSUS, LABEL_SINK]
-        } else {
-            &[LABEL_ON, LABEL_OFF, LABEL_COLOSSUS]
-        };
-        for label in labels {
+        for label in s.targets() {
             let mut of: Vec<&Report> = runs
                 .iter()
                 .filter(|r| r.scenario == s.name && r.label == *label)
@@ -948,18 +948,6 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<(), String> {
     crate::print_out(&text);
     drop(procs);
     Ok(())
-}
-
-impl Setup {
-    fn work_file(&self, name: &str) -> PathBuf {
-        self.args
-            .workdir
-            .clone()
-            .unwrap_or_else(|| {
-                std::env::temp_dir().join(format!("colossus-bench-compare-{}", std::process::id()))
-            })
-            .join(name)
-    }
 }
 
 #[cfg(test)]
