@@ -37,50 +37,31 @@ fn range_reads_are_counted_and_checked_against_the_content() {
     run.assert_clean(100, 100 * 65536);
     assert_eq!(run.u64("/params/range_bytes"), 65536);
 
-    let run = bench(&[
-        "range",
-        "--manifest",
-        manifest,
-        "--range-bytes",
-        "5000",
-        "--offset",
-        "4097",
-        "--count",
-        "10",
-        "--verify",
-    ]);
-    run.assert_clean(10, 10 * 5000);
-
-    let run = bench(&[
-        "range",
-        "--manifest",
-        manifest,
-        "--range-bytes",
-        "1MiB",
-        "--align",
-        "1MiB",
-        "--count",
-        "12",
-        "-c",
-        "3",
-        "--verify",
-    ]);
-    run.assert_clean(12, 12 << 20);
-
-    // A plain URL: the size comes from HEAD, ranges are checked by length and Content-Range.
+    // The saved object again: fixed and aligned ranges compared byte for byte; by plain URL
+    // (the size from HEAD) checked by length and Content-Range only.
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
     let url = format!("{base}{}", saved["objects"][0]["path"].as_str().unwrap());
-    let run = bench(&[
-        "range",
-        "--url",
-        &url,
-        "--range-bytes",
-        "1000",
-        "--count",
-        "10",
-    ]);
-    run.assert_clean(10, 10 * 1000);
+    let verified = ["--manifest", manifest, "--verify"];
+    for (source, shape, count, payload) in [
+        (
+            &verified[..],
+            &["--range-bytes", "5000", "--offset", "4097"][..],
+            10,
+            10 * 5000,
+        ),
+        (
+            &verified,
+            &["--range-bytes", "1MiB", "--align", "1MiB", "-c", "3"],
+            12,
+            12 << 20,
+        ),
+        (&["--url", &url], &["--range-bytes", "1000"], 10, 10 * 1000),
+    ] {
+        let count_text = count.to_string();
+        let args = [&["range", "--count", &count_text][..], source, shape].concat();
+        bench(&args).assert_clean(count, payload);
+    }
 
     // A range past the end is refused before any load.
     let run = bench(&[
