@@ -248,6 +248,12 @@ impl NodeUrl {
     }
 }
 
+/// Whether `text` can be sent as a token (admin token, upload token) in a header: one word,
+/// non-empty printable ASCII, no spaces.
+pub fn is_token_text(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Percent-encodes a query value (everything but RFC 3986 unreserved characters).
 pub fn encode_query_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -576,7 +582,7 @@ impl NodeClient {
     pub fn new(base: &str, admin_token: Option<String>) -> Result<Self, ClientError> {
         let url = NodeUrl::parse(base)?;
         if let Some(token) = &admin_token {
-            if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            if !is_token_text(token) {
                 return Err(ClientError::InvalidRequest(
                     "the admin token must be non-empty printable ASCII without spaces".to_owned(),
                 ));
@@ -751,7 +757,7 @@ impl NodeClient {
             Some(request_body.as_bytes()),
             SMALL_ANSWER_MAX_BYTES,
         )?;
-        if answer.token.is_empty() || !answer.token.bytes().all(|b| b.is_ascii_graphic()) {
+        if !is_token_text(&answer.token) {
             return Err(ClientError::InvalidAnswer {
                 request: format!("POST {}", self.url_of("/api/v1/authToken")),
                 reason: "the token is empty or not printable ASCII".to_owned(),
@@ -811,7 +817,7 @@ impl NodeClient {
             framing.content_length(file_size),
         );
         if let Some(token) = target.token {
-            if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            if !is_token_text(token) {
                 return Err(ClientError::InvalidRequest(
                     "the upload token must be non-empty printable ASCII".to_owned(),
                 ));
@@ -988,6 +994,15 @@ mod tests {
     use crate::auth::keys::CryptoScheme;
     use crate::auth::token_request::verify_token_request;
     use std::net::TcpListener;
+
+    #[test]
+    fn token_text_is_one_printable_ascii_word() {
+        assert!(is_token_text("abc123"));
+        assert!(is_token_text("eyJkYXRhIjp7fX0_-"));
+        for bad in ["", "two words", "tab\there", "line\n", "é", "\u{7f}"] {
+            assert!(!is_token_text(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn multipart_framing_length_matches_the_bytes() {

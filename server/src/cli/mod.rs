@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::client::{ClientError, NodeClient, DEFAULT_NODE_URL};
+use crate::client::{is_token_text, ClientError, NodeClient, DEFAULT_NODE_URL};
 
 /// Default admin token file: the token `colossus server` writes into its default data dir.
 pub const DEFAULT_ADMIN_TOKEN_FILE: &str = "./colossus-data/admin.token";
@@ -179,7 +179,7 @@ pub fn read_admin_token(path: &Path) -> Result<String, CliError> {
             path.display()
         )));
     }
-    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_token_text(token) {
         return Err(CliError::new(format!(
             "the admin token in {} must be one word of printable ASCII",
             path.display()
