@@ -561,7 +561,6 @@ enum SendError {
 
 /// A connected node client: one base URL, an optional admin token, one connection pool.
 pub struct NodeClient {
-    base: String,
     admin_token: Option<String>,
     agent: ureq::Agent,
     url: NodeUrl,
@@ -570,7 +569,7 @@ pub struct NodeClient {
 impl std::fmt::Debug for NodeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NodeClient")
-            .field("base", &self.base)
+            .field("base", &self.url.base)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
@@ -596,7 +595,6 @@ impl NodeClient {
             .redirects(0)
             .build();
         Ok(Self {
-            base: url.base.clone(),
             admin_token,
             agent,
             url,
@@ -605,11 +603,11 @@ impl NodeClient {
 
     /// The normalised base URL.
     pub fn base(&self) -> &str {
-        &self.base
+        &self.url.base
     }
 
     fn url_of(&self, path_and_query: &str) -> String {
-        format!("{}{path_and_query}", self.base)
+        format!("{}{path_and_query}", self.url.base)
     }
 
     /// One JSON call: returns a 2xx answer's body, or the error the node answered.
