@@ -15,9 +15,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::client::{is_token_text, ClientError, NodeClient, DEFAULT_NODE_URL};
+use crate::config::layout;
+
+/// Default data directory of `colossus server --data`.
+pub const DEFAULT_DATA_DIR: &str = "./colossus-data";
 
 /// Default admin token file: the token `colossus server` writes into its default data dir.
-pub const DEFAULT_ADMIN_TOKEN_FILE: &str = "./colossus-data/admin.token";
+pub fn default_admin_token_file() -> PathBuf {
+    Path::new(DEFAULT_DATA_DIR).join(layout::ADMIN_TOKEN_FILE)
+}
 
 /// Longest admin token file read (a token is a few dozen bytes).
 const ADMIN_TOKEN_FILE_MAX_BYTES: u64 = 4096;
@@ -126,7 +132,7 @@ pub struct NodeArgs {
     #[arg(
         long,
         value_name = "FILE",
-        default_value = DEFAULT_ADMIN_TOKEN_FILE,
+        default_value_os_t = default_admin_token_file(),
         global = true
     )]
     pub admin_token_file: PathBuf,
@@ -207,6 +213,20 @@ mod tests {
         for name in ["server", "ledger", "upload", "multihash", "verify-bag-id"] {
             assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
         }
+    }
+
+    #[test]
+    fn the_admin_token_file_default_is_in_the_servers_default_data_dir() {
+        let command = Cli::command();
+        let data_default = command
+            .find_subcommand("server")
+            .and_then(|server| server.get_arguments().find(|a| a.get_id() == "data"))
+            .map(|data| data.get_default_values().to_vec());
+        assert_eq!(data_default, Some(vec![DEFAULT_DATA_DIR.into()]));
+        assert_eq!(
+            default_admin_token_file(),
+            PathBuf::from("./colossus-data/admin.token")
+        );
     }
 
     #[test]
