@@ -6,7 +6,9 @@
 
 mod bench_common;
 
+use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
+use std::time::Duration;
 
 use bench_common::{bench_binary, node_binary};
 
@@ -100,9 +102,27 @@ fn compare_writes_ratios_for_every_scenario() {
     }
     let svg = std::fs::read_to_string(dir.path().join("bench-compare.svg")).unwrap();
     assert_eq!(svg.matches("<rect x=").count(), 9 + 4);
-    // Everything it started is gone: the node's and nginx's ports no longer answer.
+    // Everything it started is gone: nginx removed its pid files, and the node's, nginx's and
+    // the sink's ports refuse connections.
     for conf in ["nginx-sendfile-on", "nginx-sendfile-off"] {
         let pid_file = work.join(conf).join("nginx.pid");
         assert!(!pid_file.exists(), "nginx {conf} still running");
+    }
+    let mut targets: Vec<&str> = runs.iter().map(|r| r["target"].as_str().unwrap()).collect();
+    targets.sort_unstable();
+    targets.dedup();
+    assert_eq!(
+        targets.len(),
+        4,
+        "node, two nginx and the sink: {targets:?}"
+    );
+    for target in targets {
+        let addr: SocketAddr = target.trim_start_matches("http://").parse().unwrap();
+        let refused =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.kind());
+        assert!(
+            matches!(refused, Err(std::io::ErrorKind::ConnectionRefused)),
+            "{target} still answers after compare exited: {refused:?}"
+        );
     }
 }

@@ -39,8 +39,13 @@ fn get_counts_and_verifies_every_body() {
     run.assert_clean(200, 200 * SIZE);
     assert_eq!(run.report["params"]["verify"], true);
     assert_eq!(run.u64("/params/objects"), 4);
-    assert!(run.report["requests_per_s"].as_f64().unwrap() > 0.0);
-    assert!(run.report["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+    let latency = &run.report["latency_ms"];
+    let ms = |q: &str| latency[q].as_f64().unwrap();
+    let ordered = ["min", "p50", "p90", "p99", "max"].map(ms);
+    assert!(
+        ordered[0] > 0.0 && ordered.windows(2).all(|w| w[0] <= w[1]),
+        "latency quantiles out of order: {latency}"
+    );
 
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();

@@ -20,8 +20,6 @@ fn sink_measures_an_upload() {
         "4",
     ]);
     run.assert_clean(8, 8 << 23);
-    assert!(run.report["bytes_per_s"].as_f64().unwrap() > 0.0);
-    assert_eq!(run.report["workload"], "upload");
 
     // One stream, the shape of the 1 GiB ceiling, smaller.
     let run = bench(&[

@@ -103,6 +103,23 @@ impl Node {
     pub fn admin_token_file(&self) -> String {
         self.data.join("admin.token").display().to_string()
     }
+
+    /// The ids of every object the node stores (`GET /api/v1/state/data-objects`), sorted.
+    pub fn stored_ids(&self) -> Vec<u64> {
+        let url = format!("{}/api/v1/state/data-objects", self.base());
+        let body = ureq::get(&url)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+            .into_string()
+            .expect("data-objects body");
+        let ids: Vec<String> = serde_json::from_str(&body).expect("a JSON list of ids");
+        let mut ids: Vec<u64> = ids
+            .iter()
+            .map(|id| id.parse().expect("numeric id"))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
 }
 
 impl Drop for Node {
