@@ -58,11 +58,6 @@ impl JsString {
         Self(text.encode_utf16().collect())
     }
 
-    /// Builds a JS string from raw UTF-16 code units (lone surrogates allowed).
-    pub fn from_units(units: Vec<u16>) -> Self {
-        Self(units)
-    }
-
     /// The raw UTF-16 code units.
     pub fn units(&self) -> &[u16] {
         &self.0

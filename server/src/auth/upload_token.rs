@@ -421,7 +421,8 @@ impl UploadTokenIssuer {
     }
 
     /// Outstanding nonces.
-    pub fn nonce_store(&self) -> &NonceStore {
+    #[cfg(test)]
+    fn nonce_store(&self) -> &NonceStore {
         &self.nonces
     }
 

@@ -166,12 +166,14 @@ impl EmbeddedLedger {
     }
 
     /// Everything the ledger holds, each list sorted by id.
-    pub fn snapshot(&self) -> LedgerSnapshot {
+    #[cfg(test)]
+    fn snapshot(&self) -> LedgerSnapshot {
         self.snapshot_with(SnapshotObjects::All)
     }
 
     /// Everything but the data objects (worker, auto-accept, buckets, members).
-    pub fn snapshot_without_objects(&self) -> LedgerSnapshot {
+    #[cfg(test)]
+    fn snapshot_without_objects(&self) -> LedgerSnapshot {
         self.snapshot_with(SnapshotObjects::None)
     }
 
@@ -224,22 +226,26 @@ impl EmbeddedLedger {
     }
 
     /// Number of data objects.
-    pub fn object_count(&self) -> u64 {
+    #[cfg(test)]
+    fn object_count(&self) -> u64 {
         self.state.read().objects.len() as u64
     }
 
     /// Number of buckets.
-    pub fn bucket_count(&self) -> u64 {
+    #[cfg(test)]
+    fn bucket_count(&self) -> u64 {
         self.state.read().buckets.len() as u64
     }
 
     /// Number of members.
-    pub fn member_count(&self) -> u64 {
+    #[cfg(test)]
+    fn member_count(&self) -> u64 {
         self.state.read().members.len() as u64
     }
 
     /// Mutation lines in the journal now.
-    pub fn journal_lines(&self) -> u64 {
+    #[cfg(test)]
+    fn journal_lines(&self) -> u64 {
         self.writer.lock().journal.mutation_lines()
     }
 

@@ -196,7 +196,8 @@ impl Journal {
     }
 
     /// Whether an earlier write or fsync failed, so every change is refused.
-    pub fn is_poisoned(&self) -> bool {
+    #[cfg(test)]
+    fn is_poisoned(&self) -> bool {
         self.poisoned.is_some()
     }
 
