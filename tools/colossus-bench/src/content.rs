@@ -52,30 +52,50 @@ impl Content {
         Self { seed, size_bytes }
     }
 
-    /// Writes the bytes at `offset..offset + out.len()` (which must lie inside the object).
-    pub fn fill(&self, offset: u64, out: &mut [u8]) {
+    /// Hands the bytes at `offset..offset + len` (which must lie inside the object) to `piece`
+    /// in order, at most a block at a time, as the part of the block's stamp they cover and
+    /// then the part of the pattern: every byte is produced once.
+    fn pieces(&self, offset: u64, len: usize, mut piece: impl FnMut(&[u8], &[u8])) {
         assert!(
-            offset + out.len() as u64 <= self.size_bytes,
-            "fill past the end of the object"
+            offset + len as u64 <= self.size_bytes,
+            "content past the end of the object"
         );
         let pattern = pattern();
         let shift = self.seed % PATTERN_PERIOD as u64;
         let mut done = 0usize;
-        while done < out.len() {
+        while done < len {
             let at = offset + done as u64;
             let block = at / BLOCK_BYTES;
             let within = (at % BLOCK_BYTES) as usize;
-            let take = (BLOCK_BYTES as usize - within).min(out.len() - done);
-            let piece = &mut out[done..done + take];
+            let take = (BLOCK_BYTES as usize - within).min(len - done);
             let start = ((block * BLOCK_BYTES + shift) % PATTERN_PERIOD as u64) as usize + within;
-            piece.copy_from_slice(&pattern[start..start + take]);
-            if within < STAMP_BYTES {
-                let stamp = stamp(self.seed, block);
-                let n = (STAMP_BYTES - within).min(take);
-                piece[..n].copy_from_slice(&stamp[within..within + n]);
-            }
+            let stamped = STAMP_BYTES.saturating_sub(within).min(take);
+            let stamp = stamp(self.seed, block);
+            let stamp = &stamp[within.min(STAMP_BYTES)..][..stamped];
+            piece(stamp, &pattern[start + stamped..start + take]);
             done += take;
         }
+    }
+
+    /// Writes the bytes at `offset..offset + out.len()` (which must lie inside the object).
+    pub fn fill(&self, offset: u64, out: &mut [u8]) {
+        let mut rest = out;
+        self.pieces(offset, rest.len(), |stamp, pattern| {
+            for part in [stamp, pattern] {
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(part.len());
+                head.copy_from_slice(part);
+                rest = tail;
+            }
+        });
+    }
+
+    /// Appends the `len` bytes at `offset` to `out` (no zeroing first, unlike resize + fill).
+    pub fn extend(&self, offset: u64, len: usize, out: &mut Vec<u8>) {
+        out.reserve(len);
+        self.pieces(offset, len, |stamp, pattern| {
+            out.extend_from_slice(stamp);
+            out.extend_from_slice(pattern);
+        });
     }
 
     /// True when `bytes` are the object's bytes at `offset`; `scratch` is reused.
@@ -118,6 +138,10 @@ mod tests {
             c.fill(start, &mut piece);
             assert_eq!(piece, whole[start as usize..start as usize + len]);
             assert!(c.matches(start, &piece, &mut scratch));
+            let mut appended = b"head".to_vec();
+            c.extend(start, len, &mut appended);
+            assert_eq!(appended[..4], *b"head");
+            assert_eq!(appended[4..], piece);
         }
     }
 

@@ -3,7 +3,8 @@
 //! Each connection takes request tickets from one shared counter until the count or the
 //! deadline is reached, sends the request the workload describes, streams the answer through
 //! the checks, and records latency, bytes and errors in its own statistics (merged at the end;
-//! the hot path shares only a few relaxed atomic counters for the progress line).
+//! the hot path shares nothing but a few relaxed atomic counters, and those only when the
+//! progress line is on).
 
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write as _};
@@ -369,6 +370,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// The progress counters, when there is a progress line to feed.
+    fn live(&self) -> Option<&Live> {
+        self.cfg.progress.then_some(&self.live)
+    }
+
     fn deadline(&self) -> Option<Instant> {
         let started = *self.started.get()?;
         self.cfg.duration.map(|d| started + d)
@@ -616,7 +622,9 @@ async fn busy_loop(shared: &Arc<Shared>, stats: &Rc<RefCell<RunStats>>, seed: u6
             }
         };
         let latency = started.elapsed();
-        shared.live.done.fetch_add(1, Ordering::Relaxed);
+        if let Some(live) = shared.live() {
+            live.done.fetch_add(1, Ordering::Relaxed);
+        }
         let pause = {
             let mut s = stats.borrow_mut();
             match outcome {
@@ -632,7 +640,9 @@ async fn busy_loop(shared: &Arc<Shared>, stats: &Rc<RefCell<RunStats>>, seed: u6
                     false
                 }
                 Outcome::Failed(kind, message) => {
-                    shared.live.errors.fetch_add(1, Ordering::Relaxed);
+                    if let Some(live) = shared.live() {
+                        live.errors.fetch_add(1, Ordering::Relaxed);
+                    }
                     s.error(kind, op.kind, message);
                     kind == ErrorKind::Connect
                 }
@@ -746,9 +756,7 @@ async fn send_request(
         let room = chunk.saturating_sub(out.len());
         let take = (body.content.size_bytes - offset).min(room as u64) as usize;
         if take > 0 {
-            let start = out.len();
-            out.resize(start + take, 0);
-            body.content.fill(offset, &mut out[start..]);
+            body.content.extend(offset, take, &mut out);
             offset += take as u64;
         }
         let last = offset == body.content.size_bytes;
@@ -760,7 +768,9 @@ async fn send_request(
             let (result, back) = conn.write_all(out).await;
             out = back;
             result?;
-            shared.live.bytes.fetch_add(sent, Ordering::Relaxed);
+            if let Some(live) = shared.live() {
+                live.bytes.fetch_add(sent, Ordering::Relaxed);
+            }
             out.clear();
         }
         if last {
@@ -834,8 +844,7 @@ async fn send_and_check(shared: &Shared, conn: &mut Conn, op: &Op<'_>, bufs: &mu
     let mut content_ok = true;
     let keep_small = !status_ok || expect.answer.is_some();
     bufs.small.clear();
-    let live = &shared.live;
-    let is_read = op.kind == OpKind::Read;
+    let live = shared.live().filter(|_| op.kind == OpKind::Read);
     let (small, scratch) = (&mut bufs.small, &mut bufs.scratch);
     let mut on_data = |bytes: &[u8]| {
         if let Some(h) = hasher.as_mut() {
@@ -851,7 +860,7 @@ async fn send_and_check(shared: &Shared, conn: &mut Conn, op: &Op<'_>, bufs: &mu
             small.extend_from_slice(&bytes[..n]);
         }
         got += bytes.len() as u64;
-        if is_read {
+        if let Some(live) = live {
             live.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
     };
