@@ -258,11 +258,14 @@ impl JsValue {
     /// `n` as a JS number, if it is no larger than 2^53 - 1 (above, the f64 would round it to
     /// a neighbour); the inverse of [`Self::as_safe_u64`].
     pub fn safe_integer(n: u64) -> Option<Self> {
+        if n > MAX_SAFE_INTEGER {
+            return None;
+        }
         #[expect(
             clippy::cast_precision_loss,
-            reason = "n <= 2^53 - 1, checked first, so the f64 is exact"
+            reason = "n <= 2^53 - 1, checked above, so the f64 is exact"
         )]
-        (n <= MAX_SAFE_INTEGER).then(|| Self::Number(n as f64))
+        Some(Self::Number(n as f64))
     }
 
     /// The number as u64 if it is a non-negative integer no larger than 2^53 - 1 (so the
