@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -732,8 +732,9 @@ fn write_doc(doc: &Path, text: &str) -> Result<(), String> {
     std::fs::write(doc, new).map_err(|e| format!("{}: {e}", doc.display()))
 }
 
-/// Runs the comparison.
-pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<(), String> {
+/// Runs the comparison; exit code 2 when any timed run had errors (the section is written
+/// anyway, marking them), like the other commands.
+pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<ExitCode, String> {
     let scenarios: Vec<Scenario> = a
         .scenarios
         .split(',')
@@ -947,7 +948,12 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<(), String> {
     }
     crate::print_out(&text);
     drop(procs);
-    Ok(())
+    let failed = runs.iter().filter(|r| r.errors > 0).count();
+    if failed > 0 {
+        eprintln!("compare: {failed} timed runs had errors; their numbers do not score");
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
