@@ -106,6 +106,7 @@ impl Writer {
                 segments.remove(id);
             }
         }
+        inner.pinned.forget_segments(&retired);
         inner.retired.lock().extend(retired.iter().copied());
         // The checkpoint makes the repointed index durable first, then deletes the files.
         self.seal_active();

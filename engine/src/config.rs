@@ -15,6 +15,10 @@ pub enum SyncPolicy {
     Never,
 }
 
+/// Mappings the kernel allows a process by default (`vm.max_map_count` 65,530), less room for
+/// the rest of the process.
+const PINNED_WINDOWS_LIMIT: usize = 60_000;
+
 /// Configuration of an open store.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -40,6 +44,10 @@ pub struct StoreConfig {
     pub read_buffer_bytes: usize,
     /// A background checkpoint runs at this interval when records were written since the last.
     pub checkpoint_interval_ms: u64,
+    /// Memory for verified, locked windows of hot objects (`pinned`); 0 turns them off.
+    pub pinned_cache_bytes: u64,
+    /// Windows held at once (each is one memory mapping; Linux allows 65,530 per process).
+    pub pinned_windows_max: usize,
 }
 
 impl Default for StoreConfig {
@@ -56,6 +64,8 @@ impl Default for StoreConfig {
             writes_in_flight_max: 4,
             read_buffer_bytes: 1 << 20,
             checkpoint_interval_ms: 5_000,
+            pinned_cache_bytes: 2 << 30,
+            pinned_windows_max: 16_384,
         }
     }
 }
@@ -87,6 +97,9 @@ impl StoreConfig {
         if self.read_buffer_bytes < BLOCK_LEN as usize || self.read_buffer_bytes > u32::MAX as usize
         {
             return bad("read_buffer_bytes must be 4096..=4 GiB");
+        }
+        if self.pinned_windows_max > PINNED_WINDOWS_LIMIT {
+            return bad("pinned_windows_max must be at most 60000 (each window is a mapping)");
         }
         if self.checkpoint_interval_ms == 0 {
             return bad("checkpoint_interval_ms must be positive");

@@ -55,6 +55,11 @@ pub trait DiskFile: Send + Sync {
     /// Hints that `[offset, offset+len)` was just written and will be synced soon: start
     /// writing it back now, so the disk works while the upload is still hashing. Never blocks.
     fn start_writeback(&self, _offset: u64, _len: u64) {}
+    /// The plain file behind this one, for mapping and sendfile; None where every access must
+    /// go through the trait (wrappers that inject faults).
+    fn std_file(&self) -> Option<Arc<File>> {
+        None
+    }
     /// Whether the file is empty.
     fn is_empty(&self) -> io::Result<bool> {
         Ok(self.len()? == 0)
@@ -171,6 +176,10 @@ impl DiskFile for UringFile {
 
     fn start_writeback(&self, offset: u64, len: u64) {
         writeback::request(&self.file, offset, len);
+    }
+
+    fn std_file(&self) -> Option<Arc<File>> {
+        Some(self.file.clone())
     }
 }
 

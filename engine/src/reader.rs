@@ -174,7 +174,7 @@ impl ObjectReader {
     }
 
     /// Checks the chunks of `bytes`, which start at chunk-aligned payload offset `at`.
-    fn verify(&self, at: u64, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn verify(&self, at: u64, bytes: &[u8]) -> Result<()> {
         let chunk = u64::from(self.entry.chunk_size);
         debug_assert_eq!(at % chunk, 0);
         for (i, piece) in bytes.chunks(chunk as usize).enumerate() {

@@ -20,6 +20,7 @@ use crate::content_type::ContentType;
 use crate::error::{EngineError, Result};
 use crate::index::{Index, IndexEntry};
 use crate::io::{Disk, UringDisk};
+use crate::pinned::PinnedCache;
 use crate::record::{object_record_len, BagName};
 use crate::segment::{self, Segment, SEGMENTS_DIR};
 
@@ -157,6 +158,8 @@ pub(crate) struct StoreInner {
     pub closed: AtomicBool,
     pub last_checkpoint_error: Mutex<Option<String>>,
     pub open_report: OpenReport,
+    /// Verified windows of hot objects, locked in memory (see `pinned`).
+    pub pinned: PinnedCache,
     /// Held for the store's lifetime: the flock on LOCK.
     _lock_file: File,
 }
@@ -611,6 +614,7 @@ impl StoreInner {
         lock_file: File,
     ) -> Self {
         let next_segment_id = segments.keys().next_back().map_or(1, |id| id + 1);
+        let pinned = PinnedCache::new(config.pinned_cache_bytes, config.pinned_windows_max);
         Self {
             dir,
             config,
@@ -628,6 +632,7 @@ impl StoreInner {
             closed: AtomicBool::new(false),
             last_checkpoint_error: Mutex::new(None),
             open_report,
+            pinned,
             _lock_file: lock_file,
         }
     }

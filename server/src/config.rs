@@ -38,6 +38,10 @@ pub struct Limits {
     pub upload_token_ttl_ms: u64,
     /// Outstanding upload tokens (nonces) remembered at once.
     pub upload_tokens_max: usize,
+    /// Memory for verified, locked pages of hot objects, served without re-reading,
+    /// re-checking or copying them (0 turns this off). Locking needs the memlock limit to
+    /// allow it (CAP_IPC_LOCK, or `LimitMEMLOCK=` in a systemd unit); the node caps it there.
+    pub pinned_cache_bytes: u64,
 }
 
 impl Default for Limits {
@@ -56,6 +60,7 @@ impl Default for Limits {
             shutdown_grace_ms: 30_000,
             upload_token_ttl_ms: crate::auth::upload_token::DEFAULT_TOKEN_TTL_MS,
             upload_tokens_max: crate::auth::upload_token::DEFAULT_NONCE_CAPACITY,
+            pinned_cache_bytes: 2 << 30,
         }
     }
 }

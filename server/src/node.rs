@@ -72,6 +72,41 @@ pub struct Node {
     pub id_list_cache: Mutex<Option<(u64, bytes::Bytes)>>,
 }
 
+/// How much of `wanted` this process may lock in memory: all of it as root (CAP_IPC_LOCK
+/// ignores the limit), else up to RLIMIT_MEMLOCK, after raising the soft limit to the hard
+/// one. Says so when it cuts.
+fn lockable_bytes(wanted: u64) -> u64 {
+    // SAFETY: geteuid cannot fail.
+    if wanted == 0 || unsafe { libc::geteuid() } == 0 {
+        return wanted;
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) != 0 {
+            return 0;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &limit) != 0 {
+                libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit);
+            }
+        }
+    }
+    if limit.rlim_cur == libc::RLIM_INFINITY || limit.rlim_cur >= wanted {
+        return wanted;
+    }
+    eprintln!(
+        "colossus: pinned cache cut from {wanted} to {} bytes by the memlock limit \
+         (RLIMIT_MEMLOCK); raise it (systemd: LimitMEMLOCK=) to serve more hot objects from memory",
+        limit.rlim_cur
+    );
+    limit.rlim_cur
+}
+
 impl Node {
     /// Opens the data directory: the store (created if absent), the ledger journal (seeded
     /// when `config.dev` and it has no storage worker yet, i.e. at the first start), and the admin token (generated at first start, mode 0600).
@@ -80,6 +115,7 @@ impl Node {
         fs::create_dir_all(data).map_err(io_error("create data directory", data))?;
         let store_config = StoreConfig {
             object_size_max_bytes: config.limits.object_size_max_bytes,
+            pinned_cache_bytes: lockable_bytes(config.limits.pinned_cache_bytes),
             ..StoreConfig::default()
         };
         let store = Store::open(data.join(layout::STORE_DIR), store_config)?;

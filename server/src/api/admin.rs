@@ -22,6 +22,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn authorize(core: &Core, headers: &http::HeaderMap) -> Result<Arc<EmbeddedLedger>, ApiError> {
+    check_token(core, headers)?;
+    core.node.embedded_ledger.clone().ok_or_else(|| {
+        ApiError::NotFound(
+            "this node's ledger is not the embedded one; it cannot be changed here".into(),
+        )
+    })
+}
+
+fn check_token(core: &Core, headers: &http::HeaderMap) -> Result<(), ApiError> {
     let presented = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -37,11 +46,36 @@ fn authorize(core: &Core, headers: &http::HeaderMap) -> Result<Arc<EmbeddedLedge
     if !constant_time_eq(presented.as_bytes(), core.node.admin_token.as_bytes()) {
         return Err(ApiError::Unauthorized("the admin token is wrong".into()));
     }
-    core.node.embedded_ledger.clone().ok_or_else(|| {
-        ApiError::NotFound(
-            "this node's ledger is not the embedded one; it cannot be changed here".into(),
-        )
-    })
+    Ok(())
+}
+
+/// GET /admin/store: the store's counters and those of its pinned cache.
+pub fn store<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
+    check_token(core, request.headers())?;
+    let store = &core.node.store;
+    let stats = store.stats();
+    let pinned = store.pinned_stats();
+    let body = serde_json::json!({
+        "objects": stats.objects,
+        "livePayloadBytes": stats.live_payload_bytes,
+        "liveRecordBytes": stats.live_record_bytes,
+        "pendingObjects": stats.pending_objects,
+        "pendingPayloadBytes": stats.pending_payload_bytes,
+        "deadBytes": stats.dead_bytes,
+        "reservedBytes": stats.reserved_bytes,
+        "reservations": stats.reservations,
+        "segments": stats.segments,
+        "pinned": {
+            "windows": pinned.windows,
+            "bytes": pinned.bytes,
+            "budgetBytes": pinned.budget_bytes,
+            "hits": pinned.hits,
+            "pinned": pinned.pinned,
+            "fallbacks": pinned.fallbacks,
+            "disabledReason": pinned.disabled_reason,
+        },
+    });
+    Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
 /// GET /admin/ledger[?bag=BAG][?objects=false]: everything the ledger holds, the objects of

@@ -1,17 +1,19 @@
-//! Response bodies: small buffered ones (JSON, errors) and object streams read from the engine
-//! chunk by chunk. hyper polls the next chunk only when the previous one was written to the
-//! socket, so a slow client holds at most one engine read (plus its one prefetch) in memory.
+//! Response bodies: small buffered ones (JSON, errors), and object streams from the engine:
+//! a frame per pinned window (verified memory, sent without a copy), or chunk by chunk as the
+//! engine reads and verifies them. hyper polls the next chunk only when the previous one was
+//! written to the socket, so a slow client holds at most one engine read (plus its one
+//! prefetch) in memory, besides the pinned windows the engine shares between requests.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use colossus_engine::{EngineError, ObjectReader};
+use colossus_engine::{EngineError, ServingReader};
 use http_body::{Body, Frame, SizeHint};
 
 type NextChunk =
-    Pin<Box<dyn Future<Output = (Box<ObjectReader>, Option<Result<Bytes, EngineError>>)>>>;
+    Pin<Box<dyn Future<Output = (Box<ServingReader>, Option<Result<Bytes, EngineError>>)>>>;
 
 /// A response body.
 pub struct ApiBody {
@@ -21,7 +23,7 @@ pub struct ApiBody {
 enum Kind {
     Full(Option<Bytes>),
     Object {
-        reader: Option<Box<ObjectReader>>,
+        reader: Option<Box<ServingReader>>,
         pending: Option<NextChunk>,
         remaining_bytes: u64,
     },
@@ -44,7 +46,7 @@ impl ApiBody {
     }
 
     /// The verified bytes of an engine read.
-    pub fn object(reader: ObjectReader) -> Self {
+    pub fn object(reader: ServingReader) -> Self {
         let remaining_bytes = reader.remaining_bytes();
         Self {
             kind: Kind::Object {
@@ -76,7 +78,7 @@ impl Body for ApiBody {
                         return Poll::Ready(None);
                     };
                     *pending = Some(Box::pin(async move {
-                        let next = owned.next_chunk().await;
+                        let next = owned.next_piece().await;
                         (owned, next)
                     }));
                 }

@@ -117,8 +117,9 @@ pub async fn get(
     if request.method() == Method::HEAD || span.is_empty() {
         return Ok(response);
     }
-    let reader = store.read(id, span).await?;
-    *response.body_mut() = ApiBody::object(reader);
+    // Hot objects come from verified, pinned memory (sent without a copy, see
+    // `runtime::activity`); the rest stream from the engine, verified as they are read.
+    *response.body_mut() = ApiBody::object(store.read_serving(id, span).await?);
     Ok(response)
 }
 

@@ -115,6 +115,7 @@ async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBo
             }
             _ => Err(allow("GET, HEAD, POST, OPTIONS")),
         },
+        ["admin", "store"] => get_only(&method, allow, || admin::store(core, &request)),
         ["admin", "ledger", "next-object-id"] => {
             get_only(&method, allow, || admin::next_object_id(core, &request))
         }

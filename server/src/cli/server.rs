@@ -75,6 +75,10 @@ pub struct ServerArgs {
     /// Upload token lifetime, ms.
     #[arg(long, default_value_t = Limits::default().upload_token_ttl_ms)]
     pub upload_token_ttl_ms: u64,
+    /// Memory for hot objects' verified pages, locked and served without a copy, bytes (0:
+    /// off). Capped to the process's memlock limit unless it may lock any amount.
+    #[arg(long, default_value_t = Limits::default().pinned_cache_bytes)]
+    pub pinned_cache_bytes: u64,
     /// Time in-flight requests get to finish on SIGINT/SIGTERM, ms.
     #[arg(long, default_value_t = Limits::default().shutdown_grace_ms)]
     pub shutdown_grace_ms: u64,
@@ -101,6 +105,7 @@ impl ServerArgs {
             object_size_max_bytes: self.max_object_size,
             upload_token_ttl_ms: self.upload_token_ttl_ms,
             shutdown_grace_ms: self.shutdown_grace_ms,
+            pinned_cache_bytes: self.pinned_cache_bytes,
         };
         let positive = [
             (

@@ -1,8 +1,15 @@
 //! A connection's I/O, remembering when it last moved a byte, so a watchdog can close
 //! connections that stall (idle keep-alive, clients that stop reading or sending).
+//!
+//! Writes of bytes that lie in one of the engine's pinned windows go out with sendfile from
+//! the segment file instead: the window is a locked mapping of those very page-cache pages,
+//! so the file range holds the same bytes, and the kernel sends them without copying them
+//! through user memory. When the socket is full, the ordinary write path registers the wait
+//! (and would send the same bytes by copying them, should the socket have room by then).
 
 use std::cell::Cell;
 use std::io;
+use std::os::unix::io::{AsRawFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -41,17 +48,55 @@ impl Default for Activity {
 /// The TCP stream as hyper sees it, touching `Activity` on every byte moved.
 pub struct TrackedIo {
     inner: MonoioIo<TcpStreamPoll>,
+    socket: RawFd,
     activity: Activity,
 }
+
+/// Slices shorter than this are copied even when pinned: a syscall costs more than the copy.
+const SENDFILE_MIN_BYTES: usize = 16 << 10;
+
+/// sendfile moves at most this much per call (Linux: 0x7ffff000).
+const SENDFILE_MAX_BYTES: usize = 0x7fff_f000;
 
 impl TrackedIo {
     /// Wraps a poll-mode stream.
     pub fn new(stream: TcpStreamPoll, activity: Activity) -> Self {
         Self {
+            socket: stream.as_raw_fd(),
             inner: MonoioIo::new(stream),
             activity,
         }
     }
+
+    /// Sends `len` bytes from `source` (a pinned window's file); None when the socket is
+    /// full (the caller's ordinary write then registers the wait).
+    fn sendfile(
+        &self,
+        source: &colossus_engine::pinned::FileSource,
+        len: usize,
+    ) -> Option<io::Result<usize>> {
+        let mut offset = libc::off_t::try_from(source.offset).ok()?;
+        let count = len.min(SENDFILE_MAX_BYTES);
+        // SAFETY: both descriptors are open (the socket by `self.inner`, the file by
+        // `source`) and `offset` is a valid out-pointer for the call's duration.
+        let sent =
+            unsafe { libc::sendfile(self.socket, source.file().as_raw_fd(), &mut offset, count) };
+        if sent >= 0 {
+            return Some(Ok(sent as usize));
+        }
+        let error = io::Error::last_os_error();
+        match error.kind() {
+            io::ErrorKind::WouldBlock => None,
+            _ => Some(Err(error)),
+        }
+    }
+}
+
+fn pinned_source(slice: &[u8]) -> Option<colossus_engine::pinned::FileSource> {
+    if slice.len() < SENDFILE_MIN_BYTES {
+        return None;
+    }
+    colossus_engine::pinned::file_source(slice.as_ptr(), slice.len())
 }
 
 impl Read for TrackedIo {
@@ -76,7 +121,11 @@ impl Write for TrackedIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let outcome = Pin::new(&mut this.inner).poll_write(cx, buf);
+        let sent = pinned_source(buf).and_then(|source| this.sendfile(&source, buf.len()));
+        let outcome = match sent {
+            Some(sent) => Poll::Ready(sent),
+            None => Pin::new(&mut this.inner).poll_write(cx, buf),
+        };
         if matches!(outcome, Poll::Ready(Ok(n)) if n > 0) {
             this.activity.touch();
         }
@@ -89,7 +138,20 @@ impl Write for TrackedIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let outcome = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        // A pinned slice first goes out with sendfile; slices before one go out alone first
+        // (the response head, usually), so that it comes first next time.
+        let pinned = bufs
+            .iter()
+            .enumerate()
+            .find_map(|(at, b)| Some((at, pinned_source(b)?)));
+        let outcome = match pinned {
+            Some((0, source)) => match this.sendfile(&source, bufs[0].len()) {
+                Some(sent) => Poll::Ready(sent),
+                None => Pin::new(&mut this.inner).poll_write_vectored(cx, &bufs[..1]),
+            },
+            Some((at, _)) => Pin::new(&mut this.inner).poll_write_vectored(cx, &bufs[..at]),
+            None => Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
+        };
         if matches!(outcome, Poll::Ready(Ok(n)) if n > 0) {
             this.activity.touch();
         }
