@@ -42,6 +42,10 @@ pub struct Limits {
     /// re-checking or copying them (0 turns this off). Locking needs the memlock limit to
     /// allow it (CAP_IPC_LOCK, or `LimitMEMLOCK=` in a systemd unit); the node caps it there.
     pub pinned_cache_bytes: u64,
+    /// A keep-alive connection that has sat idle between requests for this long gives back
+    /// its HTTP state and buffers (about 20 KiB) and waits for its next request holding only
+    /// its socket (0: never). Bounds the memory of many idle connections.
+    pub idle_release_ms: u64,
 }
 
 impl Default for Limits {
@@ -61,6 +65,7 @@ impl Default for Limits {
             upload_token_ttl_ms: crate::auth::upload_token::DEFAULT_TOKEN_TTL_MS,
             upload_tokens_max: crate::auth::upload_token::DEFAULT_NONCE_CAPACITY,
             pinned_cache_bytes: 2 << 30,
+            idle_release_ms: 1_000,
         }
     }
 }

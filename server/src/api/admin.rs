@@ -78,6 +78,19 @@ pub fn store<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, 
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 
+/// GET /admin/connections: open connections across the cores, how many of them wait for a
+/// request holding only their socket, and how often idle ones released their HTTP state.
+pub fn connections<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
+    check_token(core, request.headers())?;
+    let now = core.node.connections.snapshot();
+    let body = serde_json::json!({
+        "open": now.open,
+        "waiting": now.waiting,
+        "releases": now.releases,
+    });
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
 /// GET /admin/ledger[?bag=BAG][?objects=false]: everything the ledger holds, the objects of
 /// one bag only, or no objects at all.
 pub fn ledger<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {

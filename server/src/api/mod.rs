@@ -116,6 +116,7 @@ async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBo
             _ => Err(allow("GET, HEAD, POST, OPTIONS")),
         },
         ["admin", "store"] => get_only(&method, allow, || admin::store(core, &request)),
+        ["admin", "connections"] => get_only(&method, allow, || admin::connections(core, &request)),
         ["admin", "ledger", "next-object-id"] => {
             get_only(&method, allow, || admin::next_object_id(core, &request))
         }

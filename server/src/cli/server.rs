@@ -79,6 +79,10 @@ pub struct ServerArgs {
     /// off). Capped to the process's memlock limit unless it may lock any amount.
     #[arg(long, default_value_t = Limits::default().pinned_cache_bytes)]
     pub pinned_cache_bytes: u64,
+    /// Idle keep-alive connections give back their HTTP buffers after this long without a
+    /// request, ms (0: never).
+    #[arg(long, default_value_t = Limits::default().idle_release_ms)]
+    pub idle_release_ms: u64,
     /// Time in-flight requests get to finish on SIGINT/SIGTERM, ms.
     #[arg(long, default_value_t = Limits::default().shutdown_grace_ms)]
     pub shutdown_grace_ms: u64,
@@ -106,6 +110,7 @@ impl ServerArgs {
             upload_token_ttl_ms: self.upload_token_ttl_ms,
             shutdown_grace_ms: self.shutdown_grace_ms,
             pinned_cache_bytes: self.pinned_cache_bytes,
+            idle_release_ms: self.idle_release_ms,
         };
         let positive = [
             (

@@ -15,27 +15,46 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use bytes::Bytes;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use monoio::net::tcp::stream_poll::TcpStreamPoll;
 use monoio_compat::hyper::MonoioIo;
 
-/// When a connection last moved a byte.
+/// When a connection last moved a byte, and whether its last write found the socket full.
 #[derive(Clone)]
-pub struct Activity(Rc<Cell<Instant>>);
+pub struct Activity(Rc<ActivityState>);
+
+struct ActivityState {
+    last: Cell<Instant>,
+    write_blocked: Cell<bool>,
+}
 
 impl Activity {
     /// Starts now.
     pub fn new() -> Self {
-        Self(Rc::new(Cell::new(Instant::now())))
+        Self(Rc::new(ActivityState {
+            last: Cell::new(Instant::now()),
+            write_blocked: Cell::new(false),
+        }))
     }
 
     /// When the last byte moved.
     pub fn last(&self) -> Instant {
-        self.0.get()
+        self.0.last.get()
+    }
+
+    /// Whether the last write attempt found the socket full: hyper then still holds bytes
+    /// it could not send.
+    pub fn write_blocked(&self) -> bool {
+        self.0.write_blocked.get()
     }
 
     fn touch(&self) {
-        self.0.set(Instant::now());
+        self.0.last.set(Instant::now());
+    }
+
+    fn wrote<T>(&self, outcome: &Poll<io::Result<T>>) {
+        self.0.write_blocked.set(outcome.is_pending());
     }
 }
 
@@ -50,6 +69,9 @@ pub struct TrackedIo {
     inner: MonoioIo<TcpStreamPoll>,
     socket: RawFd,
     activity: Activity,
+    /// Bytes read from the socket earlier (by a previous hyper connection on it) that come
+    /// before anything still in the socket.
+    carried: Bytes,
 }
 
 /// Slices shorter than this are copied even when pinned: a syscall costs more than the copy.
@@ -59,13 +81,21 @@ const SENDFILE_MIN_BYTES: usize = 16 << 10;
 const SENDFILE_MAX_BYTES: usize = 0x7fff_f000;
 
 impl TrackedIo {
-    /// Wraps a poll-mode stream.
-    pub fn new(stream: TcpStreamPoll, activity: Activity) -> Self {
+    /// Wraps a poll-mode stream; `carried` is read before the socket.
+    pub fn new(stream: TcpStreamPoll, activity: Activity, carried: Bytes) -> Self {
         Self {
             socket: stream.as_raw_fd(),
             inner: MonoioIo::new(stream),
             activity,
+            carried,
         }
+    }
+
+    /// The stream back, for a connection that hyper has finished with. Bytes carried in
+    /// must have been read by then (hyper hands back what it read and did not use).
+    pub fn into_stream(self) -> TcpStreamPoll {
+        debug_assert!(self.carried.is_empty(), "carried bytes were never read");
+        self.inner.inner()
     }
 
     /// Sends `len` bytes from `source` (a pinned window's file); None when the socket is
@@ -106,6 +136,12 @@ impl Read for TrackedIo {
         buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if !this.carried.is_empty() {
+            let mut buf = buf;
+            let n = this.carried.len().min(buf.remaining());
+            buf.put_slice(&this.carried.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
         let outcome = Pin::new(&mut this.inner).poll_read(cx, buf);
         if outcome.is_ready() {
             this.activity.touch();
@@ -126,6 +162,7 @@ impl Write for TrackedIo {
             Some(sent) => Poll::Ready(sent),
             None => Pin::new(&mut this.inner).poll_write(cx, buf),
         };
+        this.activity.wrote(&outcome);
         if matches!(outcome, Poll::Ready(Ok(n)) if n > 0) {
             this.activity.touch();
         }
@@ -152,6 +189,7 @@ impl Write for TrackedIo {
             Some((at, _)) => Pin::new(&mut this.inner).poll_write_vectored(cx, &bufs[..at]),
             None => Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
         };
+        this.activity.wrote(&outcome);
         if matches!(outcome, Poll::Ready(Ok(n)) if n > 0) {
             this.activity.touch();
         }

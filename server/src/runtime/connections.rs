@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
 /// Where a core is in its life; only ever moves forward.
@@ -162,6 +163,68 @@ impl Future for Below {
             wakers.push(cx.waker().clone());
         }
         Poll::Pending
+    }
+}
+
+/// Node-wide connection counters (every core adds to them), for `GET /admin/connections`.
+#[derive(Debug, Default)]
+pub struct ConnectionCounters {
+    open: AtomicU64,
+    waiting: AtomicU64,
+    releases: AtomicU64,
+}
+
+/// What `ConnectionCounters` show at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionSnapshot {
+    /// Connections open now.
+    pub open: u64,
+    /// Of those, how many wait for a request holding only their socket (fresh connections
+    /// and idle keep-alive ones whose HTTP state was released).
+    pub waiting: u64,
+    /// Times an idle keep-alive connection released its HTTP state since the node started.
+    pub releases: u64,
+}
+
+impl ConnectionCounters {
+    /// Counts one open connection until the mark drops.
+    pub fn opened(&self) -> CounterMark<'_> {
+        CounterMark::new(&self.open)
+    }
+
+    /// Counts one connection as waiting without HTTP state until the mark drops.
+    pub fn waiting(&self) -> CounterMark<'_> {
+        CounterMark::new(&self.waiting)
+    }
+
+    /// Counts one release of an idle connection's HTTP state.
+    pub fn released(&self) {
+        self.releases.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now (each read on its own; they may be a moment apart).
+    pub fn snapshot(&self) -> ConnectionSnapshot {
+        ConnectionSnapshot {
+            open: self.open.load(Ordering::Relaxed),
+            waiting: self.waiting.load(Ordering::Relaxed),
+            releases: self.releases.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Holds one count in a `ConnectionCounters` gauge; dropping it gives the count back.
+pub struct CounterMark<'a>(&'a AtomicU64);
+
+impl<'a> CounterMark<'a> {
+    fn new(gauge: &'a AtomicU64) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Self(gauge)
+    }
+}
+
+impl Drop for CounterMark<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

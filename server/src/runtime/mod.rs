@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod connections;
+pub mod serve;
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,15 +15,10 @@ use std::thread;
 use std::time::Duration;
 
 use futures_channel::oneshot;
-use hyper::server::conn::http1;
-use monoio::io::IntoPollIo as _;
-use monoio_compat::hyper::MonoioTimer;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::api;
 use crate::node::Node;
-use activity::{Activity, TrackedIo};
-use connections::{Connections, Phase};
+use connections::Connections;
 
 /// How long aborted connections get to drop their work once the shutdown grace is over.
 const ABORT_WAIT: Duration = Duration::from_secs(5);
@@ -53,11 +49,14 @@ pub struct Core {
 }
 
 /// Binds `threads` listeners to `addr` with SO_REUSEPORT. A first probe bind without
-/// SO_REUSEPORT makes a port held by any other socket (even another SO_REUSEPORT server of
+/// SO_REUSEPORT makes a port another socket listens on (even another SO_REUSEPORT server of
 /// the same user, which the kernel would otherwise let us share) an error; it also resolves
 /// port 0 to the port every core then binds.
 pub fn bind_listeners(addr: SocketAddr, threads: usize) -> io::Result<Vec<std::net::TcpListener>> {
     let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // SO_REUSEADDR lets a restarted node bind over the TIME_WAIT connections its previous
+    // run closed; a socket listening on the port still makes the bind fail.
+    probe.set_reuse_address(true)?;
     probe.bind(&addr.into())?;
     let bound = probe
         .local_addr()?
@@ -159,6 +158,8 @@ fn run_core(
             node,
             index,
         });
+        // Detached: the trimming task ends with the runtime, once this block returns.
+        let _trim = monoio::spawn(serve::trim_released_memory());
         accept_loop(core, listener, stop).await;
     });
 }
@@ -183,7 +184,7 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
                     let guard = connections.enter();
-                    monoio::spawn(serve_connection(core.clone(), stream, guard));
+                    monoio::spawn(serve::serve_connection(core.clone(), stream, guard));
                 }
                 Err(e) => {
                     // EMFILE/ENFILE and friends: back off instead of spinning.
@@ -218,67 +219,6 @@ async fn accept_loop(
                 core.index,
                 connections.open()
             );
-        }
-    }
-}
-
-async fn serve_connection(
-    core: Rc<Core>,
-    stream: monoio::net::TcpStream,
-    guard: connections::ConnectionGuard,
-) {
-    let limits = &core.node.config.limits;
-    // Small responses go out at once instead of waiting on Nagle.
-    let _ = stream.set_nodelay(true);
-    let stream = match stream.into_poll_io() {
-        Ok(stream) => stream,
-        Err(e) => {
-            eprintln!(
-                "colossus: core {}: connection setup failed: {e}",
-                core.index
-            );
-            return;
-        }
-    };
-    let activity = Activity::new();
-    let io = TrackedIo::new(stream, activity.clone());
-    let service_core = core.clone();
-    let service = hyper::service::service_fn(move |request| {
-        let core = service_core.clone();
-        async move { Ok::<_, std::convert::Infallible>(api::handle(&core, request).await) }
-    });
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(MonoioTimer)
-        .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
-        // hyper's own refusals have no body; it enforces a wider bound, and the API checks
-        // the configured limits itself so that the usual case answers JSON.
-        .max_header_size(
-            limits
-                .header_size_max_bytes
-                .saturating_mul(HYPER_HEAD_LIMIT_FACTOR),
-        )
-        .keep_alive(true);
-    if limits.headers_max > HYPER_STACK_HEADERS_MAX {
-        builder.max_headers(limits.headers_max.saturating_mul(HYPER_HEAD_LIMIT_FACTOR));
-    }
-    let connection = builder.serve_connection(io, service);
-    let mut connection = std::pin::pin!(connection);
-    let idle = Duration::from_millis(limits.idle_timeout_ms);
-    let mut shutdown_sent = false;
-    loop {
-        monoio::select! {
-            _ = connection.as_mut() => break,
-            _ = guard.reached(Phase::ShuttingDown), if !shutdown_sent => {
-                shutdown_sent = true;
-                connection.as_mut().graceful_shutdown();
-            }
-            _ = guard.reached(Phase::Aborting) => break,
-            _ = monoio::time::sleep_until((activity.last() + idle).into()) => {
-                if activity.last().elapsed() >= idle {
-                    break;
-                }
-            }
         }
     }
 }
