@@ -55,8 +55,12 @@ pub struct LoadConfig {
     pub read_buffer_bytes: usize,
     /// Upload bodies are written in pieces of this size.
     pub write_chunk_bytes: usize,
-    /// Connections opened and kept idle for the whole run (never sending a request).
+    /// Connections opened and kept idle for the whole run.
     pub idle_connections: usize,
+    /// Each idle connection first sends one HEAD (of the workload's first request target)
+    /// and reads its answer, so it idles as a keep-alive connection that has served a
+    /// request; otherwise it never sends anything.
+    pub idle_warm: bool,
     /// Print a progress line on stderr about once a second.
     pub progress: bool,
     /// Seed of the request choices.
@@ -85,6 +89,7 @@ impl LoadConfig {
             read_buffer_bytes: READ_BUFFER_BYTES,
             write_chunk_bytes: WRITE_CHUNK_BYTES,
             idle_connections: 0,
+            idle_warm: false,
             progress: false,
             seed,
         }
@@ -340,6 +345,15 @@ impl RunStats {
         }
     }
 
+    /// An idle connection that could not be opened (or warmed): not a request error, but
+    /// shown among the samples; `idle_established` falls short of the idle connections asked.
+    fn note_idle_failure(&mut self, message: String) {
+        if self.error_samples.len() < ERROR_SAMPLES_MAX {
+            self.error_samples
+                .push(format!("idle connection: {message}"));
+        }
+    }
+
     /// Total errors.
     pub fn error_count(&self) -> u64 {
         self.errors.iter().sum()
@@ -500,15 +514,27 @@ fn run_thread(shared: Arc<Shared>, thread: usize, busy: usize, idle: usize) -> R
                 seed,
             )));
         }
+        let held = Rc::new(RefCell::new(Vec::with_capacity(idle)));
         for _ in 0..idle {
             tasks.push(monoio::spawn(idle_connection(
                 shared.clone(),
                 stats.clone(),
+                held.clone(),
             )));
         }
         for task in tasks {
             task.await;
         }
+        // One watcher for all of this thread's idle connections (not a timer each: ten
+        // thousand of them waking every few ms would cost the client more than the run).
+        if !held.borrow().is_empty() {
+            while !shared.stop.load(Ordering::Acquire)
+                && shared.busy_running.load(Ordering::Acquire) > 0
+            {
+                monoio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        drop(held);
         let out = stats.borrow().clone();
         out
     })
@@ -521,19 +547,64 @@ async fn wait_for_start(shared: &Shared) {
     }
 }
 
-async fn idle_connection(shared: Arc<Shared>, stats: Rc<RefCell<RunStats>>) {
-    let conn = monoio::time::timeout(shared.cfg.timeout, Conn::connect(shared.cfg.addr, 0)).await;
-    let established = matches!(conn, Ok(Ok(_)));
-    if established {
-        let mut s = stats.borrow_mut();
-        s.idle_established += 1;
-        s.connections_opened += 1;
+/// Opens one idle connection (warmed with a HEAD when asked) and hands it to `held`, which
+/// keeps it open, sending nothing more, until the run ends.
+async fn idle_connection(
+    shared: Arc<Shared>,
+    stats: Rc<RefCell<RunStats>>,
+    held: Rc<RefCell<Vec<Conn>>>,
+) {
+    let cfg = &shared.cfg;
+    let opened = monoio::time::timeout(cfg.timeout, async {
+        let mut conn = Conn::connect(cfg.addr, 0)
+            .await
+            .map_err(|e| e.to_string())?;
+        if cfg.idle_warm {
+            warm(&shared, &mut conn).await?;
+        }
+        Ok::<_, String>(conn)
+    })
+    .await;
+    match opened {
+        Ok(Ok(conn)) => {
+            let mut s = stats.borrow_mut();
+            s.idle_established += 1;
+            s.connections_opened += 1;
+            held.borrow_mut().push(conn);
+        }
+        Ok(Err(e)) => stats.borrow_mut().note_idle_failure(e),
+        Err(_) => stats
+            .borrow_mut()
+            .note_idle_failure("timed out opening an idle connection".to_owned()),
     }
-    wait_for_start(&shared).await;
-    while !shared.stop.load(Ordering::Acquire) && shared.busy_running.load(Ordering::Acquire) > 0 {
-        monoio::time::sleep(Duration::from_millis(20)).await;
+    shared.ready.fetch_add(1, Ordering::AcqRel);
+}
+
+/// One HEAD of the workload's first request target, its answer read whole.
+async fn warm(shared: &Shared, conn: &mut Conn) -> Result<(), String> {
+    let cfg = &shared.cfg;
+    let mut rng = Rng::new(cfg.seed);
+    let path = match shared.workload.op(0, &mut rng) {
+        Some(op) => op.path.to_owned(),
+        None => "/".to_owned(),
+    };
+    let head = format!(
+        "HEAD {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: colossus-bench\r\n\r\n",
+        cfg.host
+    );
+    let (written, _) = conn.write_all(head.into_bytes()).await;
+    written.map_err(|e| format!("warming an idle connection: {e}"))?;
+    let answer = conn
+        .read_response_head()
+        .await
+        .map_err(|e| format!("warming an idle connection: {e:?}"))?;
+    if !(200..300).contains(&answer.status) {
+        return Err(format!(
+            "warming an idle connection: HEAD {path} answered {}",
+            answer.status
+        ));
     }
-    drop(conn);
+    Ok(())
 }
 
 /// Reusable buffers of one connection task.

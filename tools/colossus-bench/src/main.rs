@@ -84,6 +84,10 @@ struct LoadArgs {
     /// Extra connections opened and held idle for the whole run.
     #[arg(long, default_value_t = 0)]
     idle_connections: usize,
+    /// Idle connections first send one HEAD (of the first object) and read its answer, so
+    /// they idle as keep-alive connections that have served a request.
+    #[arg(long)]
+    idle_warm: bool,
     /// Seed of random choices and generated content [default: random].
     #[arg(long)]
     seed: Option<u64>,
@@ -448,6 +452,7 @@ fn load_config(
         read_buffer_bytes: l.read_buffer as usize,
         write_chunk_bytes: l.write_chunk as usize,
         idle_connections: l.idle_connections,
+        idle_warm: l.idle_warm,
         progress: !output.quiet,
         ..LoadConfig::quiet(
             server,
