@@ -6,6 +6,7 @@ pub mod codec;
 pub mod compaction;
 pub mod content_type;
 pub mod error;
+pub mod id_set;
 pub mod index;
 pub mod io;
 pub mod record;

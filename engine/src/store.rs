@@ -18,6 +18,7 @@ use crate::codec::StoreKey;
 use crate::config::StoreConfig;
 use crate::content_type::ContentType;
 use crate::error::{EngineError, Result};
+use crate::id_set::IdSet;
 use crate::index::{Index, IndexEntry};
 use crate::io::{Disk, UringDisk};
 use crate::pinned::PinnedCache;
@@ -152,6 +153,8 @@ pub(crate) struct StoreInner {
     pub records_since_checkpoint: AtomicU64,
     /// Bumped whenever an id joins or leaves the index (see [`Store::id_set_version`]).
     pub id_set_version: AtomicU64,
+    /// The stored ids, in memory once first listed.
+    pub ids: IdSet,
     /// Segments emptied by compaction, deleted after the next checkpoint.
     pub retired: Mutex<Vec<u32>>,
     checkpoint_lock: Mutex<()>,
@@ -318,12 +321,10 @@ impl Store {
         Ok(self.inner.index.get(id)?.is_some())
     }
 
-    /// Every stored object id, ascending.
+    /// Every stored object id, ascending. The first call walks the index; later ones read
+    /// the id set it leaves in memory (see [`crate::id_set`]).
     pub fn list_ids(&self) -> Vec<u64> {
-        let mut ids = Vec::new();
-        self.inner.index.for_each(|e| ids.push(e.object_id));
-        ids.sort_unstable();
-        ids
+        self.inner.ids.list(&self.inner.index)
     }
 
     /// A number that changes whenever an object is added to or removed from the store (not
@@ -410,6 +411,7 @@ impl StoreInner {
             self.records_since_checkpoint
                 .fetch_add(1, Ordering::Release);
             if replaced.is_none() {
+                self.ids.added(entry.object_id);
                 self.id_set_version.fetch_add(1, Ordering::AcqRel);
             }
         }
@@ -421,6 +423,7 @@ impl StoreInner {
         let removed = self.index.remove(id, seq);
         if let Some(old) = &removed {
             self.account(old, -1);
+            self.ids.removed(id);
             self.id_set_version.fetch_add(1, Ordering::AcqRel);
         }
         self.records_since_checkpoint
@@ -627,6 +630,7 @@ impl StoreInner {
             reservations: AtomicU64::new(0),
             records_since_checkpoint: AtomicU64::new(0),
             id_set_version: AtomicU64::new(0),
+            ids: IdSet::default(),
             retired: Mutex::new(retired),
             checkpoint_lock: Mutex::new(()),
             closed: AtomicBool::new(false),
