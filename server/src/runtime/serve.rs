@@ -35,6 +35,8 @@ use crate::config::Limits;
 pub async fn serve_connection(core: Rc<Core>, stream: TcpStream, guard: ConnectionGuard) {
     let counters = &core.node.connections;
     let _open = counters.opened();
+    // However the connection ends, what it held is freed memory to give back.
+    let _freed = FreedOnDrop;
     let limits = &core.node.config.limits;
     // Small responses go out at once instead of waiting on Nagle.
     let _ = stream.set_nodelay(true);
@@ -63,7 +65,7 @@ pub async fn serve_connection(core: Rc<Core>, stream: TcpStream, guard: Connecti
             return;
         };
         counters.released();
-        RELEASES_SINCE_TRIM.with(|n| n.set(n.get() + 1));
+        note_freed();
         stream = match released.io.into_stream().try_into_comp_io() {
             Ok(stream) => stream,
             Err((e, _)) => {
@@ -81,21 +83,41 @@ pub async fn serve_connection(core: Rc<Core>, stream: TcpStream, guard: Connecti
 }
 
 thread_local! {
-    /// Connections released on this core since its allocator was last trimmed.
-    static RELEASES_SINCE_TRIM: Cell<u64> = const { Cell::new(0) };
+    /// Connections released or closed on this core since its allocator was last trimmed.
+    static FREED_SINCE_TRIM: Cell<u64> = const { Cell::new(0) };
 }
 
-/// How often a core gives freed memory back to the system after releases.
+/// How often a core looks at whether to give freed memory back to the system.
 const TRIM_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Runs for the core's life: once a second, if connections were released on this core,
-/// asks the allocator to return free pages to the system. The buffers of thousands of
-/// connections are freed in between the small allocations that outlive them, so without
-/// this the freed memory stays resident (glibc trims only the top of the heap by itself).
+/// Connections released or closed since the last trim that make a trim worth its walk over
+/// the heap (a few ms with tens of MB; a steady trickle of closes does not need it).
+const TRIM_AFTER_FREED: u64 = 64;
+
+fn note_freed() {
+    FREED_SINCE_TRIM.with(|n| n.set(n.get() + 1));
+}
+
+/// Counts its connection as freed when the connection's task ends.
+struct FreedOnDrop;
+
+impl Drop for FreedOnDrop {
+    fn drop(&mut self) {
+        note_freed();
+    }
+}
+
+/// Runs for the core's life: once a second, if many connections were released or closed on
+/// this core, asks the allocator to return free pages to the system. The buffers of
+/// thousands of connections are freed in between the small allocations that outlive them,
+/// so without this the freed memory stays resident (glibc trims only the top of the heap by
+/// itself).
 pub async fn trim_released_memory() {
     loop {
         monoio::time::sleep(TRIM_INTERVAL).await;
-        if RELEASES_SINCE_TRIM.with(|n| n.replace(0)) > 0 {
+        let freed = FREED_SINCE_TRIM.with(Cell::get);
+        if freed >= TRIM_AFTER_FREED {
+            FREED_SINCE_TRIM.with(|n| n.set(0));
             trim_allocator();
         }
     }
