@@ -294,6 +294,8 @@ const ROUTES: &[(&str, &[&str], &str)] = &[
         &["get"],
         "/admin/ledger/next-object-id",
     ),
+    ("/admin/store", &["get"], "/admin/store"),
+    ("/admin/connections", &["get"], "/admin/connections"),
 ];
 
 /// The paths of an OpenAPI document and the methods under each (a YAML reader for the
