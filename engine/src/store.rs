@@ -334,16 +334,9 @@ impl Store {
         self.inner.id_set_version.load(Ordering::Acquire)
     }
 
-    /// Ids of the objects in `bag`, ascending.
+    /// Ids of the objects in `bag`, ascending (kept in memory with [`Store::list_ids`]).
     pub fn list_ids_in_bag(&self, bag: &str) -> Vec<u64> {
-        let mut ids = Vec::new();
-        self.inner.index.for_each(|e| {
-            if e.bag.as_str() == bag {
-                ids.push(e.object_id);
-            }
-        });
-        ids.sort_unstable();
-        ids
+        self.inner.ids.list_in_bag(&self.inner.index, bag)
     }
 
     /// Space and object counts.
@@ -411,7 +404,7 @@ impl StoreInner {
             self.records_since_checkpoint
                 .fetch_add(1, Ordering::Release);
             if replaced.is_none() {
-                self.ids.added(entry.object_id);
+                self.ids.added(entry.object_id, entry.bag.as_str());
                 self.id_set_version.fetch_add(1, Ordering::AcqRel);
             }
         }
@@ -423,7 +416,7 @@ impl StoreInner {
         let removed = self.index.remove(id, seq);
         if let Some(old) = &removed {
             self.account(old, -1);
-            self.ids.removed(id);
+            self.ids.removed(id, old.bag.as_str());
             self.id_set_version.fetch_add(1, Ordering::AcqRel);
         }
         self.records_since_checkpoint
