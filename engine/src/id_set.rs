@@ -4,10 +4,11 @@
 //! Listing from the index walks every slot of every shard (256 MiB for 2^21 slots) and takes
 //! a quarter of a second with a million objects; a node polled for its id list while it
 //! ingests would pay that on every poll, and a bag's listing (what distributors poll) paid it
-//! every time. The first listing builds these lists from the index;
-//! from then on every id that joins or leaves the index joins or leaves the set too, and a
-//! listing is a copy of 8 bytes per id (16 kept per object: once in all, once in its bag). It is built lazily so that opening a store still
-//! reads nothing but the index header and the records since the last checkpoint.
+//! every time. The first listing builds these lists from the index; from then on every id
+//! that joins or leaves the index joins or leaves them too, and a listing is a copy of 8
+//! bytes per id (16 are kept per object: once in all, once in its bag). They are built
+//! lazily so that opening a store still reads nothing but the index header and the records
+//! since the last checkpoint.
 //!
 //! A sorted vector: new objects usually take ids above every stored one (an append); an id
 //! below, or a deletion, moves the ids after it (a memmove of at most 8 MB per million).

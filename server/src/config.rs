@@ -43,7 +43,7 @@ pub struct Limits {
     /// allow it (CAP_IPC_LOCK, or `LimitMEMLOCK=` in a systemd unit); the node caps it there.
     pub pinned_cache_bytes: u64,
     /// A keep-alive connection that has sat idle between requests for this long gives back
-    /// its HTTP state and buffers (about 20 KiB) and waits for its next request holding only
+    /// its HTTP state and buffers (20-30 KiB) and waits for its next request holding only
     /// its socket (0: never). Bounds the memory of many idle connections.
     pub idle_release_ms: u64,
 }

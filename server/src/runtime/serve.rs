@@ -1,8 +1,9 @@
 //! One connection's life. hyper serves its requests; once the connection has sat idle
 //! between requests for `idle_release_ms`, hyper's connection (read and write buffers,
-//! parser state, about 20 KiB with its task) is dropped and the socket waits for its next
-//! byte holding nothing else. Thousands of idle keep-alive connections then cost a few
-//! hundred bytes each. A fresh connection waits the same way for its first byte.
+//! parser state: 20-30 KiB with its task) is dropped and the socket waits for its next byte
+//! holding nothing else. Thousands of idle keep-alive connections then cost 2-7 KiB each
+//! (measured in docs/BENCHMARKS.md, target 7; what the heap gives back varies with
+//! fragmentation). A fresh connection waits the same way for its first byte.
 //!
 //! Releasing is invisible to the client: hyper closes an idle connection on a graceful
 //! shutdown without writing anything, hands back the bytes it had read but not parsed (a
@@ -50,15 +51,8 @@ pub async fn serve_connection(core: Rc<Core>, stream: TcpStream, guard: Connecti
                 return;
             }
         }
-        let polled = match stream.try_into_poll_io() {
-            Ok(polled) => polled,
-            Err((e, _)) => {
-                eprintln!(
-                    "colossus: core {}: connection setup failed: {e}",
-                    core.index
-                );
-                return;
-            }
+        let Some(polled) = switched(stream.try_into_poll_io(), &core, "connection setup") else {
+            return;
         };
         let io = TrackedIo::new(polled, activity.clone(), carried);
         let Some(released) = serve_until_idle(&core, io, &guard, &activity).await else {
@@ -66,20 +60,24 @@ pub async fn serve_connection(core: Rc<Core>, stream: TcpStream, guard: Connecti
         };
         counters.released();
         note_freed();
-        stream = match released.io.into_stream().try_into_comp_io() {
-            Ok(stream) => stream,
-            Err((e, _)) => {
-                eprintln!(
-                    "colossus: core {}: connection release failed: {e}",
-                    core.index
-                );
-                return;
-            }
+        let comp = released.io.into_stream().try_into_comp_io();
+        let Some(comp) = switched(comp, &core, "connection release") else {
+            return;
         };
+        stream = comp;
         // A copy: hyper's unused bytes are a view of its whole read buffer, which would
         // otherwise stay allocated (even when the view is empty).
         carried = Bytes::copy_from_slice(&released.read_buf);
     }
+}
+
+/// The stream in monoio's other I/O mode (poll-style for hyper, completion-style to wait
+/// without buffers); None, said on stderr, when monoio cannot switch it (the connection then
+/// closes).
+fn switched<T, U>(switch: Result<T, (std::io::Error, U)>, core: &Core, what: &str) -> Option<T> {
+    switch
+        .map_err(|(e, _)| eprintln!("colossus: core {}: {what} failed: {e}", core.index))
+        .ok()
 }
 
 thread_local! {
