@@ -100,6 +100,36 @@ fn get_counts_and_verifies_every_body() {
     run.assert_clean(100, 100 * SIZE);
     assert_eq!(run.u64("/idle_established"), 200);
     assert_eq!(run.u64("/connections_opened"), 204);
+    assert_eq!(run.report["params"]["idle_warm"], false);
+
+    // Warmed: each idle connection is held only once its HEAD was answered 2xx.
+    let warmed = |url: &str| {
+        bench(&[
+            "get",
+            "--url",
+            url,
+            "--count",
+            "20",
+            "-c",
+            "2",
+            "--idle-connections",
+            "30",
+            "--idle-warm",
+        ])
+    };
+    let run = warmed(&url);
+    run.assert_clean(20, 20 * SIZE);
+    assert_eq!(run.u64("/idle_established"), 30);
+    assert_eq!(run.report["params"]["idle_warm"], true);
+    // A target whose HEAD fails: no idle connection is held, and the samples say why.
+    let missing = format!("{base}/api/v1/files/999999");
+    let run = warmed(&missing);
+    assert_eq!(run.u64("/idle_established"), 0);
+    let samples = run.report["error_samples"].to_string();
+    assert!(
+        samples.contains("idle connection: warming an idle connection: HEAD"),
+        "{samples}"
+    );
 
     // For a duration: ends on time, every finished request checked. The report's elapsed_s
     // is the duration itself when the run reaches its deadline, so the process is timed.

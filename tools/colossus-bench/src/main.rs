@@ -484,6 +484,7 @@ fn params(cfg: &LoadConfig, objects: &[Object], verify: bool) -> Params {
         read_ratio: None,
         verify,
         idle_connections: cfg.idle_connections,
+        idle_warm: cfg.idle_warm,
     }
 }
 

@@ -69,6 +69,9 @@ pub struct Params {
     pub verify: bool,
     /// Idle connections held open.
     pub idle_connections: usize,
+    /// The idle connections each served one HEAD first (`--idle-warm`).
+    #[serde(default)]
+    pub idle_warm: bool,
 }
 
 /// A run's report.
