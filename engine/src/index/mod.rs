@@ -2,12 +2,13 @@
 //! memory-mapped so opening a store reads nothing, split into shards so writers on different
 //! cores rarely share a lock. The index is a cache of the segments: it can always be rebuilt.
 
+pub mod published;
 pub mod shard;
 pub mod slot;
 
 use std::path::{Path, PathBuf};
 
-pub use shard::{hash_id, Lookup, ShardOpenError};
+pub use shard::{hash_id, Lookup, Probe, ShardOpenError};
 pub use slot::IndexEntry;
 
 use crate::codec::StoreKey;
@@ -73,16 +74,27 @@ impl Index {
     /// next [`GET_MANY_WINDOW`] ids are prefetched while earlier ones are decoded, so the
     /// misses overlap instead of queueing.
     pub fn get_many(&self, ids: &[u64], mut visit: impl FnMut(u64, Result<Option<IndexEntry>>)) {
-        // Window by window: all its prefetches first, then the reads. (A sliding window, one
-        // prefetch per read, measured slower: 2.1-2.2 M/s against 2.8 M/s.)
+        // Window by window, in three passes: prefetch every home slot; read them, which
+        // settles about two lookups in three (the index is at most 70% full) and prefetches
+        // the next slot of the others; finish those. (A sliding window, one prefetch per
+        // read, measured slower; so did prefetching the next slot of every id up front.)
         let mut hashes = [0u64; GET_MANY_WINDOW];
         for window in ids.chunks(GET_MANY_WINDOW) {
             for (hash, &id) in hashes.iter_mut().zip(window) {
                 *hash = hash_id(id);
                 self.shard(*hash).prefetch(*hash);
             }
-            for (&hash, &id) in hashes.iter().zip(window) {
-                visit(id, self.shard(hash).get(id, hash).into_result(id));
+            let mut probes: [Option<Probe<'_>>; GET_MANY_WINDOW] =
+                [const { None }; GET_MANY_WINDOW];
+            for ((probe, &hash), &id) in probes.iter_mut().zip(&hashes).zip(window) {
+                let first = self.shard(hash).first_step(id, hash);
+                first.prefetch();
+                *probe = Some(first);
+            }
+            for (probe, &id) in probes.iter_mut().zip(window) {
+                if let Some(probe) = probe.take() {
+                    visit(id, probe.finish(id).into_result(id));
+                }
             }
         }
     }
@@ -222,6 +234,40 @@ mod tests {
         let expected: Vec<_> = ids.iter().map(|&id| (id, index.get(id).unwrap())).collect();
         assert_eq!(seen, expected);
         assert!(seen.iter().any(|(_, e)| e.is_some()) && seen.iter().any(|(_, e)| e.is_none()));
+    }
+
+    #[test]
+    fn get_many_reports_damage_as_get_does() {
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::create(dir.path(), 1, StoreKey([1; 32])).unwrap();
+        for id in 0..2_000 {
+            index.upsert(&entry(id, 1)).unwrap();
+        }
+        // Flip one byte in every 37th slot, through the file: the mapping shares its pages.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(shard::shard_path(&dir.path().join(INDEX_DIR), 0))
+            .unwrap();
+        let capacity = index.shards[0].capacity_slots();
+        for slot in (0..capacity).step_by(37) {
+            let at = shard::SHARD_HEADER_LEN as u64 + slot * slot::SLOT_LEN as u64 + 40;
+            file.write_all_at(&[0xa5], at).unwrap();
+        }
+        let ids: Vec<u64> = (0..2_500).collect();
+        let mut seen = Vec::new();
+        index.get_many(&ids, |id, outcome| seen.push(format!("{id} {outcome:?}")));
+        let expected: Vec<_> = ids
+            .iter()
+            .map(|&id| format!("{id} {:?}", index.get(id)))
+            .collect();
+        assert_eq!(seen, expected);
+        assert!(
+            seen.iter().any(|s| s.contains("IndexCorrupt")),
+            "no damage seen"
+        );
+        assert!(seen.iter().any(|s| s.contains("Ok(Some")), "no hit seen");
+        assert!(seen.iter().any(|s| s.contains("Ok(None)")), "no miss seen");
     }
 
     #[test]

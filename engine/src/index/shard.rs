@@ -1,17 +1,17 @@
 //! One index shard: an open-addressing hash table (linear probing) in a memory-mapped,
 //! fully preallocated file. Readers probe lock-free; writers hold the shard's mutex. Growing
-//! writes a new file at twice the capacity and swaps it in; readers of the old map finish on it.
+//! writes a new file at twice the capacity and swaps it in; readers of the old map finish on it
+//! (see [`super::published`]).
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use memmap2::MmapMut;
 use parking_lot::Mutex;
 
+use super::published::Published;
 use super::slot::{self, IndexEntry, SlotState, SlotView, SLOT_LEN, SLOT_WORDS};
 use crate::codec::{get_u32, get_u64, put_u32, put_u64, StoreKey, MAC_LEN};
 use crate::error::{EngineError, Result};
@@ -112,8 +112,83 @@ pub struct Shard {
     number: u32,
     dir: PathBuf,
     key: StoreKey,
-    table: ArcSwap<Table>,
+    table: Published<Table>,
     writer: Mutex<Writer>,
+}
+
+/// A lookup under way: settled, or the next slot to read on its probe path.
+pub enum Probe<'a> {
+    /// Settled.
+    Done(Lookup),
+    /// Not settled yet.
+    Going {
+        /// The table probed (a lookup stays on one table even if the shard grows meanwhile).
+        table: &'a Table,
+        /// Next slot to read.
+        slot: u64,
+        /// Slots read so far.
+        steps: u64,
+        /// A damaged slot was passed: if `id` is not found, it may have been there.
+        saw_damage: bool,
+    },
+}
+
+impl Probe<'_> {
+    /// Reads one slot, settling the lookup if it can.
+    fn step(&mut self, id: u64) {
+        let Probe::Going {
+            table,
+            slot,
+            steps,
+            saw_damage,
+        } = self
+        else {
+            return;
+        };
+        let settled = match table.view(*slot) {
+            SlotView::Live(entry) if entry.object_id == id => Some(Lookup::Found(entry)),
+            SlotView::Empty => Some(not_found(*saw_damage)),
+            SlotView::Damaged => {
+                *saw_damage = true;
+                None
+            }
+            SlotView::Live(_) | SlotView::Vacated => None,
+        };
+        *steps += 1;
+        *slot = (*slot + 1) & (table.capacity_slots - 1);
+        // A probe that has read every slot without settling ends here: the table is full.
+        let settled =
+            settled.or_else(|| (*steps >= table.capacity_slots).then(|| not_found(*saw_damage)));
+        if let Some(lookup) = settled {
+            *self = Probe::Done(lookup);
+        }
+    }
+
+    /// Starts loading the next slot to read, if any, into the CPU caches.
+    pub fn prefetch(&self) {
+        if let Probe::Going { table, slot, .. } = self {
+            table.prefetch(*slot);
+        }
+    }
+
+    /// Reads slots until the lookup is settled.
+    pub fn finish(mut self, id: u64) -> Lookup {
+        loop {
+            match self {
+                Probe::Done(lookup) => return lookup,
+                Probe::Going { .. } => self.step(id),
+            }
+        }
+    }
+}
+
+/// The answer when a probe ends without finding its id.
+fn not_found(saw_damage: bool) -> Lookup {
+    if saw_damage {
+        Lookup::Damaged
+    } else {
+        Lookup::Absent
+    }
 }
 
 /// Outcome of a lookup.
@@ -143,7 +218,7 @@ fn home(hash: u64, capacity: u64) -> u64 {
     hash & (capacity - 1)
 }
 
-fn shard_path(dir: &Path, number: u32) -> PathBuf {
+pub(crate) fn shard_path(dir: &Path, number: u32) -> PathBuf {
     dir.join(format!("shard-{number:03}.idx"))
 }
 
@@ -276,7 +351,7 @@ impl Shard {
             number,
             dir: dir.to_path_buf(),
             key,
-            table: ArcSwap::from_pointee(table),
+            table: Published::new(table),
             writer: Mutex::new(Writer {
                 used_slots,
                 reserved: HashSet::new(),
@@ -286,30 +361,34 @@ impl Shard {
 
     /// Looks up `id` (lock-free).
     pub fn get(&self, id: u64, hash: u64) -> Lookup {
-        let table = self.table.load();
-        let mut saw_damage = false;
-        let cap = table.capacity_slots;
-        let mut i = home(hash, cap);
-        for _ in 0..cap {
-            match table.view(i) {
-                SlotView::Empty => break,
-                SlotView::Live(entry) if entry.object_id == id => return Lookup::Found(entry),
-                SlotView::Damaged => saw_damage = true,
-                SlotView::Live(_) | SlotView::Vacated => {}
-            }
-            i = (i + 1) & (cap - 1);
-        }
-        if saw_damage {
-            Lookup::Damaged
-        } else {
-            Lookup::Absent
-        }
+        self.first_step(id, hash).finish(id)
+    }
+
+    /// Slots in the current table.
+    pub fn capacity_slots(&self) -> u64 {
+        self.table.get().capacity_slots
+    }
+
+    /// The first step of a lookup: the home slot alone. A batched lookup takes the first
+    /// step of many ids, prefetches the next slot of those not settled by it, and then
+    /// finishes them (see [`crate::index::Index::get_many`]).
+    pub fn first_step(&self, id: u64, hash: u64) -> Probe<'_> {
+        let table = self.table.get();
+        let home = home(hash, table.capacity_slots);
+        let mut probe = Probe::Going {
+            table,
+            slot: home,
+            steps: 0,
+            saw_damage: false,
+        };
+        probe.step(id);
+        probe
     }
 
     /// Starts loading the home slot of `hash` into the CPU caches (a hint; see
     /// [`crate::index::Index::get_many`]).
     pub fn prefetch(&self, hash: u64) {
-        let table = self.table.load();
+        let table = self.table.get();
         table.prefetch(home(hash, table.capacity_slots));
     }
 
@@ -367,8 +446,8 @@ impl Shard {
         let extra = u64::from(!writer.reserved.contains(&entry.object_id));
         let needed = writer.used_slots + writer.reserved.len() as u64 + extra;
         self.ensure_capacity(&mut writer, needed)?;
-        let table = self.table.load();
-        let (found, free) = Self::probe(&table, entry.object_id, hash);
+        let table = self.table.get();
+        let (found, free) = Self::probe(table, entry.object_id, hash);
         match found {
             Some((_, old)) if (old.seq, old.segment_id) > (entry.seq, entry.segment_id) => {
                 Ok((Some(old), false))
@@ -378,7 +457,7 @@ impl Shard {
                 Ok((Some(old), true))
             }
             None => {
-                let i = free.ok_or_else(|| EngineError::LimitReached {
+                let i = free.ok_or(EngineError::LimitReached {
                     what: "index shard full",
                     limit: table.capacity_slots,
                 })?;
@@ -394,8 +473,8 @@ impl Shard {
     /// Updates `id`'s entry in place through `change` if present; returns the new entry.
     pub fn update(&self, id: u64, hash: u64, change: impl FnOnce(&mut IndexEntry)) -> Lookup {
         let _writer = self.writer.lock();
-        let table = self.table.load();
-        match Self::probe(&table, id, hash) {
+        let table = self.table.get();
+        match Self::probe(table, id, hash) {
             (Some((i, mut entry)), _) => {
                 change(&mut entry);
                 table.put(i, SlotState::Live, Some(&entry));
@@ -408,8 +487,8 @@ impl Shard {
     /// Removes `id` if its stored sequence is older than `seq`; returns the removed entry.
     pub fn remove(&self, id: u64, hash: u64, seq: u64) -> Option<IndexEntry> {
         let _writer = self.writer.lock();
-        let table = self.table.load();
-        match Self::probe(&table, id, hash) {
+        let table = self.table.get();
+        match Self::probe(table, id, hash) {
             (Some((i, entry)), _) if entry.seq < seq => {
                 table.put(i, SlotState::Vacated, None);
                 Some(entry)
@@ -420,7 +499,7 @@ impl Shard {
 
     /// Visits every live entry (a snapshot per slot; concurrent writes may or may not show).
     pub fn for_each(&self, mut visit: impl FnMut(&IndexEntry)) {
-        let table = self.table.load();
+        let table = self.table.get();
         for i in 0..table.capacity_slots {
             if let SlotView::Live(entry) = table.view(i) {
                 visit(&entry);
@@ -431,7 +510,7 @@ impl Shard {
     /// Quarantines slots left mid-write or damaged; returns how many. Used at an unclean open.
     pub fn quarantine_damaged(&self) -> u64 {
         let _writer = self.writer.lock();
-        let table = self.table.load();
+        let table = self.table.get();
         let mut count = 0;
         for i in 0..table.capacity_slots {
             let words = table.slot(i);
@@ -445,7 +524,7 @@ impl Shard {
 
     /// Number of damaged or quarantined slots.
     pub fn damaged_slots(&self) -> u64 {
-        let table = self.table.load();
+        let table = self.table.get();
         (0..table.capacity_slots)
             .filter(|i| table.view(*i) == SlotView::Damaged)
             .count() as u64
@@ -458,7 +537,7 @@ impl Shard {
 
     /// msyncs the current table.
     pub fn flush(&self) -> Result<()> {
-        let table = self.table.load();
+        let table = self.table.get();
         table
             .flush()
             .map_err(|e| EngineError::io("msync index shard", &table.path, e))
@@ -466,7 +545,7 @@ impl Shard {
 
     /// Grows the table until `needed` used slots fit under the load factor.
     fn ensure_capacity(&self, writer: &mut Writer, needed: u64) -> Result<()> {
-        let current = self.table.load();
+        let current = self.table.get();
         let mut capacity = current.capacity_slots;
         while needed * 100 > capacity * LOAD_FACTOR_MAX_PERCENT {
             capacity *= 2;
@@ -500,7 +579,7 @@ impl Shard {
         crate::io::sync_dir_std(&self.dir).map_err(io_err("fsync index directory", &self.dir))?;
         let mut grown = grown;
         grown.path = final_path;
-        self.table.store(Arc::new(grown));
+        self.table.replace(grown);
         writer.used_slots = used;
         Ok(())
     }

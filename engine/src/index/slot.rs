@@ -108,17 +108,21 @@ pub fn encode(state: SlotState, entry: Option<&IndexEntry>) -> ([u8; SLOT_LEN], 
         buf[S_DIGEST..S_DIGEST + 32].copy_from_slice(&e.digest);
         buf[S_BAG..S_BAG + bag.len()].copy_from_slice(bag);
     }
-    let crc = crc32c::crc32c(&buf[8..]);
+    let crc = body_crc(&buf);
     put_u32(&mut buf, 4, crc);
     (buf, crc)
 }
 
 /// Decodes slot bytes (as copied out under the lock).
 pub fn decode(buf: &[u8; SLOT_LEN]) -> SlotView {
-    if buf[4..].iter().all(|b| *b == 0) {
+    // Word by word, not byte by byte: this runs on every slot a lookup passes.
+    let nonzero = (1..SLOT_WORDS).fold(u64::from(get_u32(buf, 4)), |any, i| {
+        any | get_u64(buf, i * 8)
+    });
+    if nonzero == 0 {
         return SlotView::Empty;
     }
-    if crc32c::crc32c(&buf[8..]) != get_u32(buf, 4) {
+    if body_crc(buf) != get_u32(buf, 4) {
         return SlotView::Damaged;
     }
     match buf[S_STATE] {
@@ -151,6 +155,33 @@ pub fn decode(buf: &[u8; SLOT_LEN]) -> SlotView {
         created_unix_ms: get_u64(buf, S_CREATED),
         digest,
     })
+}
+
+/// crc32c of bytes 8..128. The same value as `crc32c::crc32c(&buf[8..])` (a unit test holds
+/// them together), computed inline with the SSE 4.2 instruction where the CPU has it: a lookup
+/// checks one or two slots, and the library call's dispatch was a tenth of a batched lookup.
+pub fn body_crc(buf: &[u8; SLOT_LEN]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("sse4.2") {
+            // SAFETY: the CPU supports SSE 4.2 (checked just above), which is all
+            // `body_crc_sse42` needs.
+            return unsafe { body_crc_sse42(buf) };
+        }
+    }
+    crc32c::crc32c(&buf[8..])
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.2")]
+fn body_crc_sse42(buf: &[u8; SLOT_LEN]) -> u32 {
+    use std::arch::x86_64::_mm_crc32_u64;
+    // CRC-32C starts from all ones and ends inverted; the instruction consumes each word's
+    // bytes in little-endian order, i.e. in memory order.
+    let crc = (1..SLOT_WORDS).fold(u64::from(u32::MAX), |crc, i| {
+        _mm_crc32_u64(crc, get_u64(buf, i * 8))
+    });
+    !(crc as u32)
 }
 
 /// How many times a reader retries a slot a writer keeps changing before it reports damage;
@@ -250,6 +281,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn body_crc_is_crc32c_of_the_body(bytes in proptest::collection::vec(any::<u8>(), SLOT_LEN)) {
+            let mut buf = [0u8; SLOT_LEN];
+            buf.copy_from_slice(&bytes);
+            prop_assert_eq!(body_crc(&buf), crc32c::crc32c(&buf[8..]));
+        }
+
         #[test]
         fn live_round_trips_through_atomics(entry in any_entry()) {
             let slot = words();
