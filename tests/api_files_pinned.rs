@@ -72,6 +72,7 @@ fn hot_objects_are_served_from_pinned_windows() {
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).unwrap();
     head_and_start.extend_from_slice(&rest);
+    assert_pipelined_answers(&node, &small);
     let split = head_and_start
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -84,6 +85,46 @@ fn hot_objects_are_served_from_pinned_windows() {
         "the slow reader got other bytes"
     );
     node.stop();
+}
+
+/// Three GETs of the 100,000-byte object pipelined on one connection: each head is sent
+/// flagged MSG_MORE and its body with sendfile, and each answer must arrive whole, in order,
+/// and without waiting for a later one to push it out.
+fn assert_pipelined_answers(node: &Node, small: &[u8]) {
+    let mut stream = raw_connect(node);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let one = "GET /api/v1/files/2 HTTP/1.1\r\nHost: x\r\n\r\n";
+    write!(stream, "{one}{one}").unwrap();
+    // The first two answers arrive before the third request is even sent.
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        answers.push(read_one_answer(&mut stream, small.len()));
+    }
+    write!(
+        stream,
+        "GET /api/v1/files/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    answers.push(read_one_answer(&mut stream, small.len()));
+    for (head, body) in answers {
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(body == small, "a pipelined answer had other bytes");
+    }
+}
+
+/// Reads one answer with a body of `len` bytes: its head, then exactly the body.
+fn read_one_answer(stream: &mut std::net::TcpStream, len: usize) -> (String, Vec<u8>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("an answer's head");
+        head.push(byte[0]);
+    }
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).expect("an answer's body");
+    (String::from_utf8_lossy(&head).into_owned(), body)
 }
 
 #[test]
