@@ -12,6 +12,10 @@
 //!
 //! A sorted vector: new objects usually take ids above every stored one (an append); an id
 //! below, or a deletion, moves the ids after it (a memmove of at most 8 MB per million).
+//!
+//! The walk that builds them (0.2-0.9 s with a million objects) holds no lock commits need:
+//! changes that land meanwhile are logged, and replayed onto the walk's result before it is
+//! installed. Only listers wait for it.
 
 use std::collections::HashMap;
 
@@ -22,7 +26,26 @@ use crate::index::Index;
 /// The stored ids, or nothing until the first listing.
 #[derive(Default)]
 pub struct IdSet {
-    ids: Mutex<Option<Lists>>,
+    state: Mutex<State>,
+    /// Held by the one lister that builds the lists; other listers wait on it.
+    building: Mutex<()>,
+}
+
+#[derive(Default)]
+enum State {
+    /// Never listed: changes are left to the index.
+    #[default]
+    Absent,
+    /// A lister is walking the index; the changes that land meanwhile, in order.
+    Building(Vec<Change>),
+    /// Kept up to date.
+    Ready(Lists),
+}
+
+/// An id joining or leaving the index, logged during a build.
+enum Change {
+    Added(u64, Box<str>),
+    Removed(u64, Box<str>),
 }
 
 /// Sorted, unique ids: every stored one, and those of each bag (a bag with none has no
@@ -53,6 +76,39 @@ impl Lists {
         }
         lists
     }
+
+    fn add(&mut self, id: u64, bag: &str) {
+        insert_sorted(&mut self.all, id);
+        match self.by_bag.get_mut(bag) {
+            Some(ids) => insert_sorted(ids, id),
+            None => {
+                self.by_bag.insert(bag.into(), vec![id]);
+            }
+        }
+    }
+
+    fn remove(&mut self, id: u64, bag: &str) {
+        remove_sorted(&mut self.all, id);
+        if let Some(ids) = self.by_bag.get_mut(bag) {
+            remove_sorted(ids, id);
+            if ids.is_empty() {
+                self.by_bag.remove(bag);
+            }
+        }
+    }
+
+    /// Replays changes logged while these lists were walked from the index. Each change
+    /// was made to the index before it was logged, so the walk may or may not have seen it;
+    /// adding is idempotent and removing what is absent does nothing, so either way the
+    /// result is the index after the last change.
+    fn replay(&mut self, log: Vec<Change>) {
+        for change in log {
+            match change {
+                Change::Added(id, bag) => self.add(id, &bag),
+                Change::Removed(id, bag) => self.remove(id, &bag),
+            }
+        }
+    }
 }
 
 fn insert_sorted(ids: &mut Vec<u64>, id: u64) {
@@ -72,30 +128,37 @@ fn remove_sorted(ids: &mut Vec<u64>, id: u64) {
     }
 }
 
+/// Puts the state back to Absent if a build is abandoned (its walk panicked), so changes are
+/// not logged forever.
+struct BuildGuard<'a> {
+    state: &'a Mutex<State>,
+    armed: bool,
+}
+
+impl Drop for BuildGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            *self.state.lock() = State::Absent;
+        }
+    }
+}
+
 impl IdSet {
     /// Records that `id`, of `bag`, joined the index (after the index holds it).
     pub fn added(&self, id: u64, bag: &str) {
-        if let Some(lists) = self.ids.lock().as_mut() {
-            insert_sorted(&mut lists.all, id);
-            match lists.by_bag.get_mut(bag) {
-                Some(ids) => insert_sorted(ids, id),
-                None => {
-                    lists.by_bag.insert(bag.into(), vec![id]);
-                }
-            }
+        match &mut *self.state.lock() {
+            State::Absent => {}
+            State::Building(log) => log.push(Change::Added(id, bag.into())),
+            State::Ready(lists) => lists.add(id, bag),
         }
     }
 
     /// Records that `id`, of `bag`, left the index (after the index dropped it).
     pub fn removed(&self, id: u64, bag: &str) {
-        if let Some(lists) = self.ids.lock().as_mut() {
-            remove_sorted(&mut lists.all, id);
-            if let Some(ids) = lists.by_bag.get_mut(bag) {
-                remove_sorted(ids, id);
-                if ids.is_empty() {
-                    lists.by_bag.remove(bag);
-                }
-            }
+        match &mut *self.state.lock() {
+            State::Absent => {}
+            State::Building(log) => log.push(Change::Removed(id, bag.into())),
+            State::Ready(lists) => lists.remove(id, bag),
         }
     }
 
@@ -111,12 +174,41 @@ impl IdSet {
         })
     }
 
-    /// Runs `read` on the lists; the first call walks `index`. The lock is held during that
-    /// walk: an id that joins the index meanwhile waits to join the lists until they exist,
-    /// so it is never missed (commits wait for that one walk, once per process).
+    /// Runs `read` on the lists; the first call walks `index` (see the module comment).
     fn with_lists<T>(&self, index: &Index, read: impl FnOnce(&Lists) -> T) -> T {
-        let mut guard = self.ids.lock();
-        read(guard.get_or_insert_with(|| Lists::from_index(index)))
+        if let State::Ready(lists) = &*self.state.lock() {
+            return read(lists);
+        }
+        let _builder = self.building.lock();
+        {
+            let mut state = self.state.lock();
+            if let State::Ready(lists) = &*state {
+                return read(lists);
+            }
+            *state = State::Building(Vec::new());
+        }
+        let mut guard = BuildGuard {
+            state: &self.state,
+            armed: true,
+        };
+        let walked = Lists::from_index(index);
+        let mut state = self.state.lock();
+        guard.armed = false;
+        let log = match std::mem::take(&mut *state) {
+            State::Building(log) => log,
+            // Only the holder of `building` leaves the Building state.
+            State::Absent | State::Ready(_) => unreachable!("the id lists changed state mid-build"),
+        };
+        *state = State::Ready(Self::finish(walked, log));
+        match &*state {
+            State::Ready(lists) => read(lists),
+            State::Absent | State::Building(_) => unreachable!("just installed"),
+        }
+    }
+
+    fn finish(mut walked: Lists, log: Vec<Change>) -> Lists {
+        walked.replay(log);
+        walked
     }
 }
 
@@ -126,19 +218,26 @@ mod tests {
 
     fn set_of(ids: &[(u64, &str)]) -> IdSet {
         let set = IdSet::default();
-        *set.ids.lock() = Some(Lists::default());
+        *set.state.lock() = State::Ready(Lists::default());
         for (id, bag) in ids {
             set.added(*id, bag);
         }
         set
     }
 
+    fn ready<T>(set: &IdSet, read: impl FnOnce(&Lists) -> T) -> T {
+        match &*set.state.lock() {
+            State::Ready(lists) => read(lists),
+            State::Absent | State::Building(_) => panic!("the lists are not built"),
+        }
+    }
+
     fn all(set: &IdSet) -> Vec<u64> {
-        set.ids.lock().as_ref().unwrap().all.clone()
+        ready(set, |lists| lists.all.clone())
     }
 
     fn bag(set: &IdSet, bag: &str) -> Option<Vec<u64>> {
-        set.ids.lock().as_ref().unwrap().by_bag.get(bag).cloned()
+        ready(set, |lists| lists.by_bag.get(bag).cloned())
     }
 
     #[test]
@@ -146,7 +245,33 @@ mod tests {
         let set = IdSet::default();
         set.added(5, "a");
         set.removed(5, "a");
-        assert!(set.ids.lock().is_none());
+        assert!(matches!(*set.state.lock(), State::Absent));
+    }
+
+    #[test]
+    fn changes_during_a_build_are_replayed_onto_the_walk() {
+        let set = IdSet::default();
+        *set.state.lock() = State::Building(Vec::new());
+        // The walk saw 1, 3 and 8 (in two bags); meanwhile 5 joined, 3 left, 8 left and came
+        // back in another bag, and 9 joined and left.
+        set.added(5, "a");
+        set.removed(3, "a");
+        set.removed(8, "b");
+        set.added(8, "c");
+        set.added(9, "a");
+        set.removed(9, "a");
+        let mut walked = Lists::default();
+        walked.add(1, "a");
+        walked.add(3, "a");
+        walked.add(8, "b");
+        let State::Building(log) = std::mem::take(&mut *set.state.lock()) else {
+            panic!("not building");
+        };
+        *set.state.lock() = State::Ready(IdSet::finish(walked, log));
+        assert_eq!(all(&set), [1, 5, 8]);
+        assert_eq!(bag(&set, "a").unwrap(), [1, 5]);
+        assert_eq!(bag(&set, "b"), None);
+        assert_eq!(bag(&set, "c").unwrap(), [8]);
     }
 
     #[test]

@@ -90,3 +90,36 @@ fn the_kept_id_list_follows_every_change() {
         assert_lists_match_the_index(&store);
     });
 }
+
+#[test]
+fn a_first_listing_taken_while_objects_commit_misses_none() {
+    let dir = tempfile::tempdir().unwrap();
+    run(async {
+        let store = Store::open(dir.path(), small_config()).unwrap();
+        let writer = store.writer();
+        for id in 0..20u64 {
+            put(&writer, id, BAG, &content(id, 2_000), 1_000)
+                .await
+                .unwrap();
+        }
+        // The first listing runs on another thread while this one keeps committing: the
+        // commits do not wait for its walk, and the changes made during it are replayed.
+        let lister = {
+            let store = store.clone();
+            std::thread::spawn(move || store.list_ids())
+        };
+        for id in 20..IDS_END {
+            let bag = if id % 2 == 0 { BAG } else { OTHER_BAG };
+            put(&writer, id, bag, &content(id, 2_000), 1_000)
+                .await
+                .unwrap();
+        }
+        let first = lister.join().unwrap();
+        assert!(
+            first.starts_with(&(0..20).collect::<Vec<_>>()),
+            "the first listing lacks ids committed before it: {first:?}"
+        );
+        assert_lists_match_the_index(&store);
+        assert_eq!(store.list_ids().len() as u64, IDS_END);
+    });
+}

@@ -70,6 +70,8 @@ pub struct Node {
     /// at: a million ids take a quarter of a second to list and encode, and a node that is
     /// not ingesting answers every poll with the same bytes.
     pub id_list_cache: Mutex<Option<(u64, bytes::Bytes)>>,
+    /// Where id listings run, off the cores (see `runtime::listing`).
+    pub listing: crate::runtime::listing::ListingThread,
     /// Open connections, and how many of them wait without HTTP state.
     pub connections: crate::runtime::connections::ConnectionCounters,
 }
@@ -157,6 +159,7 @@ impl Node {
             uploads_in_flight: AtomicU64::new(0),
             upload_bytes_in_flight: AtomicU64::new(0),
             id_list_cache: Mutex::new(None),
+            listing: crate::runtime::listing::ListingThread::start(),
             connections: Default::default(),
         })
     }

@@ -92,10 +92,14 @@ async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBo
             }
             _ => Err(allow("POST, OPTIONS")),
         },
-        ["state", "data-objects"] => get_only(&method, allow, || state::data_objects(core)),
-        ["state", "bags", bag, "data-objects"] => {
-            get_only(&method, allow, || state::bag_data_objects(core, bag))
-        }
+        ["state", "data-objects"] => match method {
+            Method::GET | Method::HEAD => state::data_objects(core).await,
+            _ => Err(allow("GET, HEAD, OPTIONS")),
+        },
+        ["state", "bags", bag, "data-objects"] => match method {
+            Method::GET | Method::HEAD => state::bag_data_objects(core, bag).await,
+            _ => Err(allow("GET, HEAD, OPTIONS")),
+        },
         ["state", "data"] => get_only(&method, allow, || state::data_stats(core)),
         ["version"] => get_only(&method, allow, || Ok(state::version())),
         ["status"] => get_only(&method, allow, || Ok(state::status(core))),

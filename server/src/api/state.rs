@@ -6,6 +6,8 @@ use http::{Response, StatusCode};
 use super::query::percent_decode;
 use super::{json_bytes_response, json_response, ApiBody, ApiError};
 use crate::compat::bag_id::BagId;
+use crate::node::Node;
+use crate::runtime::listing::ListingError;
 use crate::runtime::Core;
 
 /// The version this node reports.
@@ -30,36 +32,65 @@ fn id_list(ids: &[u64]) -> String {
 }
 
 /// GET /state/data-objects: every stored object id. The body is kept and served again
-/// until an object is added or deleted (see `Node::id_list_cache`).
-pub fn data_objects(core: &Core) -> Result<Response<ApiBody>, ApiError> {
-    let store = &core.node.store;
-    // Held while building, so concurrent polls after a change build the list once.
-    let mut cache = core.node.id_list_cache.lock();
-    // Read before listing: a change during the listing leaves the cache stale, never wrong.
-    let version = store.id_set_version();
-    let body = match cache.as_ref() {
-        Some((built_at, body)) if *built_at == version => body.clone(),
-        _ => {
-            let body = bytes::Bytes::from(id_list(&store.list_ids()));
-            *cache = Some((version, body.clone()));
+/// until an object is added or deleted (see `Node::id_list_cache`); building it runs on the
+/// listing thread (see `runtime::listing`).
+pub async fn data_objects(core: &Core) -> Result<Response<ApiBody>, ApiError> {
+    if let Some(body) = kept_id_list(&core.node) {
+        return Ok(json_bytes_response(StatusCode::OK, body));
+    }
+    let node = core.node.clone();
+    let body = core
+        .node
+        .listing
+        .run(move || {
+            // Listings run one at a time, so a poll queued behind one that built the body
+            // finds it kept.
+            if let Some(body) = kept_id_list(&node) {
+                return body;
+            }
+            // Read before listing: a change during the listing leaves the body stale (it is
+            // built again at the next poll), never wrong.
+            let version = node.store.id_set_version();
+            let body = bytes::Bytes::from(id_list(&node.store.list_ids()));
+            *node.id_list_cache.lock() = Some((version, body.clone()));
             body
-        }
-    };
-    drop(cache);
+        })
+        .await
+        .map_err(listing_refused)?;
     Ok(json_bytes_response(StatusCode::OK, body))
 }
 
-/// GET /state/bags/{bagId}/data-objects.
-pub fn bag_data_objects(core: &Core, bag_text: &str) -> Result<Response<ApiBody>, ApiError> {
+/// The kept `/state/data-objects` body, if nothing was added or deleted since it was built.
+fn kept_id_list(node: &Node) -> Option<bytes::Bytes> {
+    let version = node.store.id_set_version();
+    match node.id_list_cache.lock().as_ref() {
+        Some((built_at, body)) if *built_at == version => Some(body.clone()),
+        _ => None,
+    }
+}
+
+fn listing_refused(error: ListingError) -> ApiError {
+    ApiError::Unavailable(error.to_string())
+}
+
+/// GET /state/bags/{bagId}/data-objects (listed on the listing thread).
+pub async fn bag_data_objects(core: &Core, bag_text: &str) -> Result<Response<ApiBody>, ApiError> {
     let decoded = percent_decode(bag_text, false).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "bag id {bag_text:?} is not valid percent-encoded UTF-8"
         ))
     })?;
     let bag = BagId::parse_lenient(&decoded)
-        .map_err(|e| ApiError::BadRequest(format!("invalid bag id {decoded:?}: {e}")))?;
-    let ids = core.node.store.list_ids_in_bag(&bag.to_string());
-    Ok(json_response(StatusCode::OK, id_list(&ids)))
+        .map_err(|e| ApiError::BadRequest(format!("invalid bag id {decoded:?}: {e}")))?
+        .to_string();
+    let node = core.node.clone();
+    let body = core
+        .node
+        .listing
+        .run(move || id_list(&node.store.list_ids_in_bag(&bag)))
+        .await
+        .map_err(listing_refused)?;
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// GET /state/data: sizes and counts. `tempDirSize`/`tempDownloads` are the reserved bytes

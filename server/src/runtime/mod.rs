@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod connections;
+pub mod listing;
 pub mod serve;
 
 use std::io;
