@@ -159,6 +159,55 @@ impl EmbeddedLedger {
         Ok(())
     }
 
+    /// Accepts several objects with one journal write and one fdatasync. The answer for
+    /// each id, in order: an id the ledger does not hold fails alone; a journal failure fails
+    /// every id that needed a line. Accepting an accepted object is Ok without a line.
+    pub fn accept_all(&self, ids: &[u64]) -> Vec<Result<(), LedgerError>> {
+        let mut writer = self.writer.lock();
+        let mut answers: Vec<Result<(), LedgerError>> = Vec::with_capacity(ids.len());
+        let mut changes = Vec::new();
+        let mut lines = Vec::new();
+        {
+            let state = self.state.read();
+            for &id in ids {
+                match state.prepare(Mutation::AcceptObject { id }) {
+                    // An id twice in one batch gets one line.
+                    Ok(Some(change)) if !changes.contains(&change) => {
+                        lines.push(change.to_mutation());
+                        changes.push(change);
+                        answers.push(Ok(()));
+                    }
+                    Ok(_) => answers.push(Ok(())),
+                    Err(error) => answers.push(Err(error)),
+                }
+            }
+        }
+        if changes.is_empty() {
+            return answers;
+        }
+        if let Err(error) = writer.journal.append_all(&lines) {
+            let message = error.to_string();
+            for (answer, &id) in answers.iter_mut().zip(ids) {
+                if answer.is_ok() && lines.contains(&Mutation::AcceptObject { id }) {
+                    *answer = Err(LedgerError::Io {
+                        action: "journal an acceptance",
+                        path: writer.journal.path().to_path_buf(),
+                        source: std::io::Error::other(message.clone()),
+                    });
+                }
+            }
+            return answers;
+        }
+        let mut state = self.state.write();
+        for change in changes {
+            state.commit(change);
+        }
+        drop(state);
+        // As in `apply`: a failed compaction changes nothing that was acknowledged.
+        let _ = self.compact_if_large(&mut writer);
+        answers
+    }
+
     /// Rewrites the journal as the shortest list of mutations giving the current state.
     pub fn compact(&self) -> Result<(), LedgerError> {
         let mut writer = self.writer.lock();
@@ -366,6 +415,10 @@ impl Ledger for EmbeddedLedger {
     fn accept_object(&self, id: u64) -> Result<(), LedgerError> {
         // Accepting an accepted object changes nothing, so `apply` returns Ok.
         self.apply(Mutation::AcceptObject { id })
+    }
+
+    fn accept_objects(&self, ids: &[u64]) -> Vec<Result<(), LedgerError>> {
+        self.accept_all(ids)
     }
 }
 
@@ -936,6 +989,39 @@ mod tests {
         assert_eq!(ledger.member_controller(4), Some([4; 32]));
         assert_eq!(objects_in_bag(&ledger, "dynamic:channel:1").len(), 19);
         assert_eq!(ledger.open_report().truncated_bytes, 0);
+    }
+
+    #[test]
+    fn accept_all_journals_a_batch_once_and_answers_each_id() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ledger = open(dir.path());
+        for id in 1..=4 {
+            ledger
+                .apply(object(id, "dynamic:channel:1"))
+                .expect("create");
+        }
+        ledger.accept_object(4).expect("accept 4 alone");
+        let lines = ledger.journal_lines();
+        // 2 twice, 99 unknown, 4 accepted already.
+        let answers = ledger.accept_all(&[1, 2, 2, 99, 3, 4]);
+        let shown: Vec<String> = answers.iter().map(|a| format!("{a:?}")).collect();
+        assert!(
+            answers[0].is_ok() && answers[1].is_ok() && answers[2].is_ok(),
+            "{shown:?}"
+        );
+        assert!(
+            matches!(answers[3], Err(LedgerError::NotFound { id: 99, .. })),
+            "{shown:?}"
+        );
+        assert!(answers[4].is_ok() && answers[5].is_ok(), "{shown:?}");
+        // One line per object that changed: 1, 2 and 3.
+        assert_eq!(ledger.journal_lines(), lines + 3);
+        assert!(ledger.accept_all(&[]).is_empty());
+        drop(ledger);
+        let ledger = open(dir.path());
+        for id in 1..=4 {
+            assert!(ledger.data_object(id).expect("object").accepted, "{id}");
+        }
     }
 
     #[test]

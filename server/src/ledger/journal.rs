@@ -143,12 +143,28 @@ impl Journal {
     /// fsync the journal refuses every later change: the kernel may have dropped the dirty
     /// pages, and a retried fsync would report success for data that is gone.
     pub fn append(&mut self, mutation: &Mutation) -> Result<(), LedgerError> {
+        self.append_all(std::slice::from_ref(mutation))
+    }
+
+    /// Appends several mutations with one write and one fdatasync (a group commit), and
+    /// returns once all of them are on stable storage. If one cannot be encoded, nothing is
+    /// written; otherwise as [`Journal::append`].
+    pub fn append_all(&mut self, mutations: &[Mutation]) -> Result<(), LedgerError> {
         self.check_usable()?;
         let mut line = std::mem::take(&mut self.line);
-        let result = encode_line(mutation, &mut line).and_then(|()| self.write_durably(&line));
+        let mut lines = Vec::new();
+        let mut encoded = Ok(());
+        for mutation in mutations {
+            encoded = encode_line(mutation, &mut line);
+            if encoded.is_err() {
+                break;
+            }
+            lines.extend_from_slice(&line);
+        }
         self.line = line;
-        result?;
-        self.mutation_lines += 1;
+        encoded?;
+        self.write_durably(&lines)?;
+        self.mutation_lines += mutations.len() as u64;
         Ok(())
     }
 
@@ -193,6 +209,11 @@ impl Journal {
     /// Mutation lines in the file (the version line not counted).
     pub fn mutation_lines(&self) -> u64 {
         self.mutation_lines
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Whether an earlier write or fsync failed, so every change is refused.

@@ -3,6 +3,7 @@
 //! Nothing on the request path is shared between cores except the store and ledger, which
 //! are built for concurrent use.
 
+pub mod acceptances;
 pub mod activity;
 pub mod connections;
 pub mod listing;
