@@ -115,27 +115,11 @@ impl TrackedIo {
         let count = len.min(SENDFILE_MAX_BYTES);
         // SAFETY: both descriptors are open (the socket by `self.inner`, the file by
         // `source`) and `offset` is a valid out-pointer for the call's duration.
-        let sent =
-            unsafe { libc::sendfile(self.socket, source.file().as_raw_fd(), &mut offset, count) };
-        if sent >= 0 {
-            return Some(Ok(sent as usize));
-        }
-        let error = io::Error::last_os_error();
-        match error.kind() {
-            io::ErrorKind::WouldBlock => None,
-            _ => Some(Err(error)),
-        }
+        nonblocking_outcome(unsafe {
+            libc::sendfile(self.socket, source.file().as_raw_fd(), &mut offset, count)
+        })
     }
-}
 
-fn pinned_source(slice: &[u8]) -> Option<colossus_engine::pinned::FileSource> {
-    if slice.len() < SENDFILE_MIN_BYTES {
-        return None;
-    }
-    colossus_engine::pinned::file_source(slice.as_ptr(), slice.len())
-}
-
-impl TrackedIo {
     /// Sends the slices that come before a pinned one (the response head) flagged MSG_MORE:
     /// the kernel holds them back to go out in the same segments as the sendfile that
     /// follows, as nginx's TCP_NOPUSH does, instead of a small segment of its own (the
@@ -151,16 +135,28 @@ impl TrackedIo {
         let flags = libc::MSG_MORE | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
         // SAFETY: the socket is open (owned by `self.inner`); `message` and the slices it
         // points to live for the call's duration.
-        let sent = unsafe { libc::sendmsg(self.socket, &message, flags) };
-        if sent >= 0 {
-            return Some(Ok(sent as usize));
-        }
-        let error = io::Error::last_os_error();
-        match error.kind() {
-            io::ErrorKind::WouldBlock => None,
-            _ => Some(Err(error)),
-        }
+        nonblocking_outcome(unsafe { libc::sendmsg(self.socket, &message, flags) })
     }
+}
+
+/// A non-blocking send's return value as the write paths want it: bytes sent, None when the
+/// socket is full (the caller's ordinary write then registers the wait), or the error.
+fn nonblocking_outcome(sent: isize) -> Option<io::Result<usize>> {
+    if sent >= 0 {
+        return Some(Ok(sent as usize));
+    }
+    let error = io::Error::last_os_error();
+    match error.kind() {
+        io::ErrorKind::WouldBlock => None,
+        _ => Some(Err(error)),
+    }
+}
+
+fn pinned_source(slice: &[u8]) -> Option<colossus_engine::pinned::FileSource> {
+    if slice.len() < SENDFILE_MIN_BYTES {
+        return None;
+    }
+    colossus_engine::pinned::file_source(slice.as_ptr(), slice.len())
 }
 
 impl Read for TrackedIo {
