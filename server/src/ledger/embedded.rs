@@ -4,7 +4,7 @@
 //! acknowledged change nor shows one that was not. Changes are serialized by the journal's
 //! mutex; reads never touch the disk.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use colossus_engine::multihash;
@@ -157,55 +157,6 @@ impl EmbeddedLedger {
         // is retried later.
         let _ = self.compact_if_large(&mut writer);
         Ok(())
-    }
-
-    /// Accepts several objects with one journal write and one fdatasync. The answer for
-    /// each id, in order: an id the ledger does not hold fails alone; a journal failure fails
-    /// every id that needed a line. Accepting an accepted object is Ok without a line.
-    pub fn accept_all(&self, ids: &[u64]) -> Vec<Result<(), LedgerError>> {
-        let mut writer = self.writer.lock();
-        let mut answers: Vec<Result<(), LedgerError>> = Vec::with_capacity(ids.len());
-        let mut changes = Vec::new();
-        let mut lines = Vec::new();
-        {
-            let state = self.state.read();
-            for &id in ids {
-                match state.prepare(Mutation::AcceptObject { id }) {
-                    // An id twice in one batch gets one line.
-                    Ok(Some(change)) if !changes.contains(&change) => {
-                        lines.push(change.to_mutation());
-                        changes.push(change);
-                        answers.push(Ok(()));
-                    }
-                    Ok(_) => answers.push(Ok(())),
-                    Err(error) => answers.push(Err(error)),
-                }
-            }
-        }
-        if changes.is_empty() {
-            return answers;
-        }
-        if let Err(error) = writer.journal.append_all(&lines) {
-            let message = error.to_string();
-            for (answer, &id) in answers.iter_mut().zip(ids) {
-                if answer.is_ok() && lines.contains(&Mutation::AcceptObject { id }) {
-                    *answer = Err(LedgerError::Io {
-                        action: "journal an acceptance",
-                        path: writer.journal.path().to_path_buf(),
-                        source: std::io::Error::other(message.clone()),
-                    });
-                }
-            }
-            return answers;
-        }
-        let mut state = self.state.write();
-        for change in changes {
-            state.commit(change);
-        }
-        drop(state);
-        // As in `apply`: a failed compaction changes nothing that was acknowledged.
-        let _ = self.compact_if_large(&mut writer);
-        answers
     }
 
     /// Rewrites the journal as the shortest list of mutations giving the current state.
@@ -417,8 +368,54 @@ impl Ledger for EmbeddedLedger {
         self.apply(Mutation::AcceptObject { id })
     }
 
+    /// One journal write and one fdatasync for the whole batch. An id the ledger does not
+    /// hold fails alone; a journal failure fails every id that needed a line.
     fn accept_objects(&self, ids: &[u64]) -> Vec<Result<(), LedgerError>> {
-        self.accept_all(ids)
+        let mut writer = self.writer.lock();
+        let mut answers = Vec::with_capacity(ids.len());
+        // Positions in `answers` that hold only if the journal write succeeds.
+        let mut journaled = Vec::new();
+        let mut changes = Vec::new();
+        let mut lined = HashSet::new();
+        {
+            let state = self.state.read();
+            for (at, &id) in ids.iter().enumerate() {
+                match state.prepare(Mutation::AcceptObject { id }) {
+                    Ok(Some(change)) => {
+                        // An id twice in one batch gets one line.
+                        if lined.insert(id) {
+                            changes.push(change);
+                        }
+                        journaled.push(at);
+                        answers.push(Ok(()));
+                    }
+                    outcome => answers.push(outcome.map(|_| ())),
+                }
+            }
+        }
+        if changes.is_empty() {
+            return answers;
+        }
+        let lines: Vec<Mutation> = changes.iter().map(Change::to_mutation).collect();
+        if let Err(error) = writer.journal.append_all(&lines) {
+            let message = error.to_string();
+            for at in journaled {
+                answers[at] = Err(LedgerError::Io {
+                    action: "journal an acceptance",
+                    path: writer.journal.path().to_path_buf(),
+                    source: std::io::Error::other(message.clone()),
+                });
+            }
+            return answers;
+        }
+        let mut state = self.state.write();
+        for change in changes {
+            state.commit(change);
+        }
+        drop(state);
+        // As in `apply`: a failed compaction changes nothing that was acknowledged.
+        let _ = self.compact_if_large(&mut writer);
+        answers
     }
 }
 
@@ -992,7 +989,7 @@ mod tests {
     }
 
     #[test]
-    fn accept_all_journals_a_batch_once_and_answers_each_id() {
+    fn accept_objects_journals_a_batch_once_and_answers_each_id() {
         let dir = tempfile::tempdir().expect("tempdir");
         let ledger = open(dir.path());
         for id in 1..=4 {
@@ -1003,7 +1000,7 @@ mod tests {
         ledger.accept_object(4).expect("accept 4 alone");
         let lines = ledger.journal_lines();
         // 2 twice, 99 unknown, 4 accepted already.
-        let answers = ledger.accept_all(&[1, 2, 2, 99, 3, 4]);
+        let answers = ledger.accept_objects(&[1, 2, 2, 99, 3, 4]);
         let shown: Vec<String> = answers.iter().map(|a| format!("{a:?}")).collect();
         assert!(
             answers[0].is_ok() && answers[1].is_ok() && answers[2].is_ok(),
@@ -1016,7 +1013,7 @@ mod tests {
         assert!(answers[4].is_ok() && answers[5].is_ok(), "{shown:?}");
         // One line per object that changed: 1, 2 and 3.
         assert_eq!(ledger.journal_lines(), lines + 3);
-        assert!(ledger.accept_all(&[]).is_empty());
+        assert!(ledger.accept_objects(&[]).is_empty());
         drop(ledger);
         let ledger = open(dir.path());
         for id in 1..=4 {

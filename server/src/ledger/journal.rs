@@ -152,18 +152,15 @@ impl Journal {
     pub fn append_all(&mut self, mutations: &[Mutation]) -> Result<(), LedgerError> {
         self.check_usable()?;
         let mut line = std::mem::take(&mut self.line);
-        let mut lines = Vec::new();
-        let mut encoded = Ok(());
-        for mutation in mutations {
-            encoded = encode_line(mutation, &mut line);
-            if encoded.is_err() {
-                break;
-            }
-            lines.extend_from_slice(&line);
-        }
+        let lines = mutations
+            .iter()
+            .try_fold(Vec::new(), |mut lines, mutation| {
+                encode_line(mutation, &mut line)?;
+                lines.extend_from_slice(&line);
+                Ok(lines)
+            });
         self.line = line;
-        encoded?;
-        self.write_durably(&lines)?;
+        self.write_durably(&lines?)?;
         self.mutation_lines += mutations.len() as u64;
         Ok(())
     }

@@ -158,9 +158,7 @@ pub trait Ledger: Send + Sync + 'static {
     /// Records that the node accepted an uploaded object (what the worker's
     /// acceptPendingDataObjects extrinsic does on chain). Durable before it returns.
     fn accept_object(&self, id: u64) -> Result<(), LedgerError>;
-    /// [`Ledger::accept_object`] for several objects, an answer per id in order; a ledger
-    /// that can makes them durable together (one journal write and fdatasync).
-    fn accept_objects(&self, ids: &[u64]) -> Vec<Result<(), LedgerError>> {
-        ids.iter().map(|&id| self.accept_object(id)).collect()
-    }
+    /// [`Ledger::accept_object`] for several objects, made durable together; an answer per
+    /// id, in order.
+    fn accept_objects(&self, ids: &[u64]) -> Vec<Result<(), LedgerError>>;
 }

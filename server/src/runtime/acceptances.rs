@@ -30,6 +30,8 @@ struct Pending {
 /// The acceptance thread's queue. Dropping it lets the thread finish what is queued and exit.
 pub struct AcceptanceThread {
     queue: Option<SyncSender<Pending>>,
+    /// For acceptances made on the caller's core (queue full, or no thread).
+    ledger: Arc<dyn Ledger>,
 }
 
 impl AcceptanceThread {
@@ -39,27 +41,31 @@ impl AcceptanceThread {
         let (queue, queued) = mpsc::sync_channel(ACCEPTANCES_QUEUED_MAX);
         let started = std::thread::Builder::new()
             .name("colossus-accept".into())
-            .spawn(move || accept_batches(ledger.as_ref(), queued));
+            .spawn({
+                let ledger = ledger.clone();
+                move || accept_batches(ledger.as_ref(), queued)
+            });
         AcceptanceThread {
             queue: started.ok().map(|_| queue),
+            ledger,
         }
     }
 
     /// Records that object `id` is accepted, durably, like [`Ledger::accept_object`] but
     /// grouped with concurrent acceptances and without blocking the calling core (unless the
     /// queue is full or the thread is gone: then it is done here, the old way).
-    pub async fn accept(&self, ledger: &dyn Ledger, id: u64) -> Result<(), LedgerError> {
+    pub async fn accept(&self, id: u64) -> Result<(), LedgerError> {
         let Some(queue) = &self.queue else {
-            return ledger.accept_object(id);
+            return self.ledger.accept_object(id);
         };
         let (answer, answered) = oneshot::channel();
         if queue.try_send(Pending { id, answer }).is_err() {
-            return ledger.accept_object(id);
+            return self.ledger.accept_object(id);
         }
         match answered.await {
             Ok(outcome) => outcome,
             // The batch failed without an answer (a panic): try once more, here.
-            Err(oneshot::Canceled) => ledger.accept_object(id),
+            Err(oneshot::Canceled) => self.ledger.accept_object(id),
         }
     }
 }
@@ -120,10 +126,8 @@ mod tests {
         let outcomes: Vec<String> = runtime.block_on(async {
             let tasks: Vec<_> = (0..201u64)
                 .map(|id| {
-                    let (thread, ledger) = (thread.clone(), ledger.clone());
-                    monoio::spawn(async move {
-                        format!("{:?}", thread.accept(ledger.as_ref(), id).await)
-                    })
+                    let thread = thread.clone();
+                    monoio::spawn(async move { format!("{:?}", thread.accept(id).await) })
                 })
                 .collect();
             let mut outcomes = Vec::new();
@@ -138,7 +142,7 @@ mod tests {
         );
         assert!(outcomes[200].contains("NotFound"), "{}", outcomes[200]);
         // The thread holds the ledger until it has seen its queue close.
-        drop(thread);
+        drop(Rc::into_inner(thread).expect("no task holds the thread any more"));
         while Arc::strong_count(&ledger) > 1 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
