@@ -191,24 +191,17 @@ impl IdSet {
             state: &self.state,
             armed: true,
         };
-        let walked = Lists::from_index(index);
+        let mut lists = Lists::from_index(index);
         let mut state = self.state.lock();
         guard.armed = false;
-        let log = match std::mem::take(&mut *state) {
-            State::Building(log) => log,
+        match std::mem::take(&mut *state) {
+            State::Building(log) => lists.replay(log),
             // Only the holder of `building` leaves the Building state.
             State::Absent | State::Ready(_) => unreachable!("the id lists changed state mid-build"),
-        };
-        *state = State::Ready(Self::finish(walked, log));
-        match &*state {
-            State::Ready(lists) => read(lists),
-            State::Absent | State::Building(_) => unreachable!("just installed"),
         }
-    }
-
-    fn finish(mut walked: Lists, log: Vec<Change>) -> Lists {
-        walked.replay(log);
-        walked
+        let answer = read(&lists);
+        *state = State::Ready(lists);
+        answer
     }
 }
 
@@ -267,7 +260,8 @@ mod tests {
         let State::Building(log) = std::mem::take(&mut *set.state.lock()) else {
             panic!("not building");
         };
-        *set.state.lock() = State::Ready(IdSet::finish(walked, log));
+        walked.replay(log);
+        *set.state.lock() = State::Ready(walked);
         assert_eq!(all(&set), [1, 5, 8]);
         assert_eq!(bag(&set, "a").unwrap(), [1, 5]);
         assert_eq!(bag(&set, "b"), None);

@@ -102,8 +102,10 @@ fn a_first_listing_taken_while_objects_commit_misses_none() {
                 .await
                 .unwrap();
         }
-        // The first listing runs on another thread while this one keeps committing: the
-        // commits do not wait for its walk, and the changes made during it are replayed.
+        // The first listing runs on another thread while this one keeps committing. (This
+        // small index is walked in microseconds, so a commit landing inside the walk is
+        // possible but not certain; id_set's unit test replays changes made during a build
+        // deterministically.)
         let lister = {
             let store = store.clone();
             std::thread::spawn(move || store.list_ids())

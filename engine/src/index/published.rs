@@ -55,7 +55,8 @@ impl<T> Published<T> {
     }
 
     /// Tables published so far (the current one included).
-    pub fn generations(&self) -> usize {
+    #[cfg(test)]
+    fn generations(&self) -> usize {
         self.owned.lock().len()
     }
 }

@@ -156,11 +156,11 @@ impl Probe<'_> {
         };
         *steps += 1;
         *slot = (*slot + 1) & (table.capacity_slots - 1);
-        // A probe that has read every slot without settling ends here: the table is full.
-        let settled =
-            settled.or_else(|| (*steps >= table.capacity_slots).then(|| not_found(*saw_damage)));
         if let Some(lookup) = settled {
             *self = Probe::Done(lookup);
+        } else if *steps >= table.capacity_slots {
+            // Every slot read and none settled it: the table is full of other ids.
+            *self = Probe::Done(not_found(*saw_damage));
         }
     }
 
@@ -365,6 +365,7 @@ impl Shard {
     }
 
     /// Slots in the current table.
+    #[cfg(test)]
     pub fn capacity_slots(&self) -> u64 {
         self.table.get().capacity_slots
     }
