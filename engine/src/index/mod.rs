@@ -75,9 +75,9 @@ impl Index {
     /// misses overlap instead of queueing.
     pub fn get_many(&self, ids: &[u64], mut visit: impl FnMut(u64, Result<Option<IndexEntry>>)) {
         // Window by window, in three passes: prefetch every home slot; read them, which
-        // settles about two lookups in three (the index is at most 70% full) and prefetches
-        // the next slot of the others; finish those. (A sliding window, one prefetch per
-        // read, measured slower; so did prefetching the next slot of every id up front.)
+        // settles most lookups and prefetches the next slot of the others; finish those. (A
+        // sliding window, one prefetch per read, measured slower; prefetching the next slot
+        // of every id up front measured no better.)
         let mut hashes = [0u64; GET_MANY_WINDOW];
         for window in ids.chunks(GET_MANY_WINDOW) {
             for (hash, &id) in hashes.iter_mut().zip(window) {
