@@ -16,8 +16,8 @@ use crate::error::{EngineError, Result};
 use crate::index::IndexEntry;
 use crate::io::BufResult;
 use crate::record::{
-    chunk_count, object_record_len, trailer_offset, BagName, RecordHead, RecordKind, Trailer,
-    BAG_LEN_MAX, BLOCK_LEN, FLAG_ACCEPTED,
+    chunk_count, object_record_len, trailer_len, trailer_offset, BagName, RecordHead, RecordKind,
+    Trailer, BAG_LEN_MAX, BLOCK_LEN, FLAG_ACCEPTED,
 };
 use crate::segment::{self, Segment, SegmentState, FIRST_RECORD_OFFSET, SEGMENTS_DIR};
 use crate::store::{now_unix_ms, ObjectMeta, Store, StoreInner};
@@ -303,12 +303,11 @@ impl Writer {
             chunk_crc: 0,
             chunk_filled: 0,
             sniff: Vec::new(),
-            buffer: Vec::with_capacity(
-                inner
-                    .config
-                    .write_buffer_bytes
-                    .min(block_round(spec.size_bytes)),
-            ),
+            buffer: Vec::with_capacity(first_buffer_bytes(
+                spec.size_bytes,
+                chunk_size,
+                inner.config.write_buffer_bytes,
+            )),
             buffer_pos: payload_at,
             in_flight: VecDeque::new(),
             spare: Vec::new(),
@@ -424,7 +423,7 @@ impl Writer {
             digest: entry.digest,
             table_crc: crc32c::crc32c(&table_bytes),
         };
-        write_trailer_durably(&inner, &active, &trailer, &table).await?;
+        write_trailer_durably(&inner, &active, &trailer, &table, Vec::new(), 0).await?;
         let moved = IndexEntry {
             segment_id: active.segment.id,
             offset: reservation.offset,
@@ -512,14 +511,30 @@ impl Writer {
     }
 }
 
+/// Capacity of an upload's first buffer: a whole object that fits one buffer gets room for its
+/// block padding and trailer too, so payload and trailer go to the disk in one write.
+fn first_buffer_bytes(size_bytes: u64, chunk_size: u32, write_buffer_bytes: usize) -> usize {
+    let payload = block_round(size_bytes);
+    if payload <= write_buffer_bytes {
+        let trailer = trailer_len(chunk_count(size_bytes, chunk_size));
+        payload.saturating_add(trailer.min(usize::MAX as u64) as usize)
+    } else {
+        write_buffer_bytes
+    }
+}
+
 fn block_round(len: u64) -> usize {
     crate::codec::align_up(len.max(1), BLOCK_LEN).min(usize::MAX as u64) as usize
 }
 
-/// Writes the trailer behind the (already written) payload, then one fdatasync makes both
-/// durable. The payload is not synced on its own first: a crash between the two writes and the
-/// fdatasync can leave a trailer on disk whose payload is not all there, but that commit was
-/// never acknowledged, and the scan after a crash checks every chunk of every record past the
+/// Writes the trailer behind the payload, then one fdatasync makes both durable. `tail` is
+/// the end of the payload not written yet (empty if all of it was), starting at `tail_pos`;
+/// when it has room, the trailer goes in the same buffer, one write for both (for an object
+/// that fits one buffer, the whole payload and its trailer are then one write).
+///
+/// The payload is not synced on its own first: a crash between the writes and the fdatasync
+/// can leave a trailer on disk whose payload is not all there, but that commit was never
+/// acknowledged, and the scan after a crash checks every chunk of every record past the
 /// checkpoint against the trailer's crc table, so such a record is reported and never served.
 /// Records before the checkpoint's frontier were all synced before it was written.
 async fn write_trailer_durably(
@@ -527,14 +542,40 @@ async fn write_trailer_durably(
     active: &ActiveSegment,
     trailer: &Trailer,
     table: &[u32],
+    mut tail: Vec<u8>,
+    tail_pos: u64,
 ) -> Result<()> {
     let segment = &active.segment;
     let at = trailer.offset + trailer_offset(trailer.payload_len);
-    let (outcome, _) = segment
-        .file
-        .write_all_at(trailer.encode(&inner.key, table), at)
-        .await;
+    let encoded = trailer.encode(&inner.key, table);
+    if !tail.is_empty() {
+        let tail_end = tail_pos + tail.len() as u64;
+        debug_assert_eq!(
+            tail_end,
+            trailer.offset + BLOCK_LEN + trailer.payload_len,
+            "the tail ends where the payload does"
+        );
+        let gap = (at - tail_end) as usize;
+        if tail.capacity() - tail.len() >= gap + encoded.len() {
+            // The gap (less than a block) is the last payload block's padding: zeros, as a
+            // write of the payload alone would leave it.
+            tail.resize(tail.len() + gap, 0);
+            tail.extend_from_slice(&encoded);
+            let (outcome, _) = segment.file.write_all_at(tail, tail_pos).await;
+            outcome.map_err(|e| EngineError::io("write payload and trailer", &segment.path, e))?;
+            return sync_commit(inner, active).await;
+        }
+        let (outcome, _) = segment.file.write_all_at(tail, tail_pos).await;
+        outcome.map_err(|e| EngineError::io("write payload", &segment.path, e))?;
+    }
+    let (outcome, _) = segment.file.write_all_at(encoded, at).await;
     outcome.map_err(|e| EngineError::io("write record trailer", &segment.path, e))?;
+    sync_commit(inner, active).await
+}
+
+/// The barrier every commit ends with (none under [`SyncPolicy::Never`]).
+async fn sync_commit(inner: &StoreInner, active: &ActiveSegment) -> Result<()> {
+    let segment = &active.segment;
     if inner.config.sync == SyncPolicy::Always {
         // Without this fdatasync the commit would be acknowledged before it is durable.
         active.gate.barrier(segment).await?;
@@ -617,7 +658,10 @@ impl Upload {
                 self.chunk_filled = 0;
             }
             self.buffer.extend_from_slice(now);
-            if self.buffer.len() == capacity {
+            // A full buffer goes to the disk now, unless it ends the object: then the commit
+            // writes it with the trailer.
+            let ends_object = rest.is_empty() && self.received_bytes == self.head.payload_len;
+            if self.buffer.len() == capacity && !ends_object {
                 self.submit().await?;
             }
             data = rest;
@@ -678,7 +722,7 @@ impl Upload {
                 actual: self.received_bytes,
             });
         }
-        self.submit().await?;
+        // What is still in the buffer is written with the trailer, after the digest check.
         while !self.in_flight.is_empty() {
             self.wait_oldest().await?;
         }
@@ -723,10 +767,12 @@ impl Upload {
         let inner = self.inner.clone();
         let active = self.active.clone();
         let reservation = self.reservation.take();
+        let tail = std::mem::take(&mut self.buffer);
+        let tail_pos = self.buffer_pos;
         // The durable part runs as its own task so a dropped request cannot leave a trailer
         // on disk that the index never saw.
         let task = monoio::spawn(async move {
-            write_trailer_durably(&inner, &active, &trailer, &table).await?;
+            write_trailer_durably(&inner, &active, &trailer, &table, tail, tail_pos).await?;
             inner.apply_object(&entry)?;
             if let Some(reservation) = reservation {
                 reservation.finish();
