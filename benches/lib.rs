@@ -225,29 +225,6 @@ pub fn scaled(duration: Duration) -> Duration {
     duration.mul_f64(scale)
 }
 
-/// What-if model of an engine change (docs/BENCHMARKS.md): writes zeros over the first
-/// `segments` segment files a fresh store will create, so its appends overwrite written blocks
-/// instead of converting fallocated (unwritten) extents, which turns every fdatasync into an
-/// ext4 journal commit. Relies on the engine opening an existing segment file without
-/// truncating it; if that changes, this silently measures the normal path.
-pub fn prewrite_segments(store_dir: &Path, segments: u32, segment_size_bytes: u64) {
-    use std::io::Write;
-    let dir = store_dir.join(colossus_engine::segment::SEGMENTS_DIR);
-    std::fs::create_dir_all(&dir).expect("create segment directory");
-    let zeros = vec![0u8; 8 << 20];
-    for id in 1..=segments {
-        let path = dir.join(colossus_engine::segment::file_name(id));
-        let mut file = std::fs::File::create(&path).expect("create segment file to pre-write");
-        let mut written = 0;
-        while written < segment_size_bytes {
-            let len = zeros.len().min((segment_size_bytes - written) as usize);
-            file.write_all(&zeros[..len]).expect("pre-write segment");
-            written += len as u64;
-        }
-        file.sync_all().expect("fsync pre-written segment");
-    }
-}
-
 /// A page-aligned buffer for O_DIRECT writes (a `Vec<u8>` of 1 MiB is only 16-byte aligned).
 pub struct AlignedBuf {
     ptr: std::ptr::NonNull<u8>,

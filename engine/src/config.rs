@@ -19,6 +19,9 @@ pub enum SyncPolicy {
 /// the rest of the process.
 const PINNED_WINDOWS_LIMIT: usize = 60_000;
 
+/// Zero-filled segment files kept ready at most (each is a whole segment of disk space).
+const PREZEROED_SEGMENTS_MAX: usize = 16;
+
 /// Configuration of an open store.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -48,6 +51,10 @@ pub struct StoreConfig {
     pub pinned_cache_bytes: u64,
     /// Windows held at once (each is one memory mapping; Linux allows 65,530 per process).
     pub pinned_windows_max: usize,
+    /// Segment files kept zero-filled ahead of need by a background thread (`segment_pool`):
+    /// commits into them skip the extent conversions that make small commits' fdatasyncs
+    /// slow, at the price of writing every block twice. 0 (the default) turns it off.
+    pub prezeroed_segments: usize,
 }
 
 impl Default for StoreConfig {
@@ -66,6 +73,7 @@ impl Default for StoreConfig {
             checkpoint_interval_ms: 5_000,
             pinned_cache_bytes: 2 << 30,
             pinned_windows_max: 16_384,
+            prezeroed_segments: 0,
         }
     }
 }
@@ -100,6 +108,9 @@ impl StoreConfig {
         }
         if self.pinned_windows_max > PINNED_WINDOWS_LIMIT {
             return bad("pinned_windows_max must be at most 60000 (each window is a mapping)");
+        }
+        if self.prezeroed_segments > PREZEROED_SEGMENTS_MAX {
+            return bad("prezeroed_segments must be at most 16");
         }
         if self.checkpoint_interval_ms == 0 {
             return bad("checkpoint_interval_ms must be positive");

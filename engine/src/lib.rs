@@ -21,6 +21,7 @@ pub mod reader;
 pub mod recovery;
 pub mod scrub;
 pub mod segment;
+pub mod segment_pool;
 pub mod store;
 pub mod sync_gate;
 pub mod writer;

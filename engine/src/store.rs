@@ -24,6 +24,7 @@ use crate::io::{Disk, UringDisk};
 use crate::pinned::PinnedCache;
 use crate::record::{object_record_len, BagName};
 use crate::segment::{self, Segment, SEGMENTS_DIR};
+use crate::segment_pool::{SegmentPool, SegmentPoolStats};
 
 /// Name of the superblock file.
 pub const SUPERBLOCK_FILE: &str = "store.meta";
@@ -163,6 +164,8 @@ pub(crate) struct StoreInner {
     pub open_report: OpenReport,
     /// Verified windows of hot objects, locked in memory (see `pinned`).
     pub pinned: PinnedCache,
+    /// Zero-filled files for new segments (see `segment_pool`).
+    pub segment_pool: SegmentPool,
     /// Held for the store's lifetime: the flock on LOCK.
     _lock_file: File,
 }
@@ -265,6 +268,11 @@ impl Store {
             }),
             inner,
         }
+    }
+
+    /// The zero-filled segment files kept ready (`StoreConfig::prezeroed_segments`).
+    pub fn segment_pool_stats(&self) -> SegmentPoolStats {
+        self.inner.segment_pool.stats()
     }
 
     /// What opening did (recovery, rebuild, damage found).
@@ -553,6 +561,8 @@ impl StoreInner {
 
     /// Seals every segment and writes the final checkpoint.
     pub fn shutdown(&self) -> Result<()> {
+        // No zero-filling after close: the next open of this directory may start its own.
+        self.segment_pool.stop();
         for segment in self.segments.read().values() {
             let mut state = segment.state.lock();
             if !state.sealed && state.outstanding.is_empty() {
@@ -611,6 +621,11 @@ impl StoreInner {
     ) -> Self {
         let next_segment_id = segments.keys().next_back().map_or(1, |id| id + 1);
         let pinned = PinnedCache::new(config.pinned_cache_bytes, config.pinned_windows_max);
+        let segment_pool = SegmentPool::start(
+            &dir.join(SEGMENTS_DIR),
+            config.segment_size_bytes,
+            config.prezeroed_segments,
+        );
         Self {
             dir,
             config,
@@ -630,6 +645,7 @@ impl StoreInner {
             last_checkpoint_error: Mutex::new(None),
             open_report,
             pinned,
+            segment_pool,
             _lock_file: lock_file,
         }
     }

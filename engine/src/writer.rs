@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use crate::config::SyncPolicy;
 use crate::content_type::{self, ContentType};
 use crate::error::{EngineError, Result};
 use crate::index::IndexEntry;
-use crate::io::BufResult;
+use crate::io::{BufResult, DiskFile};
 use crate::record::{
     chunk_count, object_record_len, trailer_len, trailer_offset, BagName, RecordHead, RecordKind,
     Trailer, BAG_LEN_MAX, BLOCK_LEN, FLAG_ACCEPTED,
@@ -109,16 +110,22 @@ impl Writer {
         let id = inner.next_segment_id.fetch_add(1, Ordering::AcqRel);
         let dir = inner.dir.join(SEGMENTS_DIR);
         let path = dir.join(segment::file_name(id));
-        let file = inner
-            .disk
-            .open(&path, true)
-            .map_err(|e| EngineError::io("create segment", &path, e))?;
-        let allocate = (FIRST_RECORD_OFFSET + first_record_len).max(
-            inner
-                .config
-                .preallocate_step_bytes
-                .min(inner.config.segment_size_bytes),
-        );
+        let file = match self.take_prezeroed(&path) {
+            Some(file) => file,
+            None => inner
+                .disk
+                .open(&path, true)
+                .map_err(|e| EngineError::io("create segment", &path, e))?,
+        };
+        // A zero-filled pool file is allocated to its whole length already.
+        let allocate = (FIRST_RECORD_OFFSET + first_record_len)
+            .max(
+                inner
+                    .config
+                    .preallocate_step_bytes
+                    .min(inner.config.segment_size_bytes),
+            )
+            .max(file.len().unwrap_or(0));
         let setup = || -> std::io::Result<()> {
             file.allocate(0, allocate)?;
             file.write_all_at_blocking(&segment::encode_header(&inner.key, id, now_unix_ms()), 0)?;
@@ -144,6 +151,19 @@ impl Writer {
             segment,
             gate: SyncGate::default(),
         }))
+    }
+
+    /// A zero-filled file from the segment pool, renamed to `path`, when the pool has one.
+    /// Its blocks are written and synced already, so commits into it convert no extents.
+    fn take_prezeroed(&self, path: &Path) -> Option<Arc<dyn DiskFile>> {
+        let inner = self.inner();
+        let ready = inner.segment_pool.take()?;
+        // The caller's directory fsync makes the rename durable with the segment's header.
+        if inner.disk.rename(&ready, path).is_err() {
+            let _ = inner.disk.remove_file(&ready);
+            return None;
+        }
+        inner.disk.open(path, false).ok()
     }
 
     /// Takes `len` bytes at the end of this lane's active segment (rolling to a new segment

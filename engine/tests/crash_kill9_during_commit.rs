@@ -75,6 +75,19 @@ fn spawn_writer(dir: &Path, log: &Path, stderr: &Path, args: &[String]) -> Child
     ChildGuard(Some(child))
 }
 
+/// The segment pool's files (`zeroed-*`) in the store's segments directory.
+fn pool_files(store_dir: &Path) -> Vec<String> {
+    std::fs::read_dir(store_dir.join(colossus_engine::segment::SEGMENTS_DIR))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+                .filter(|n| n.starts_with(colossus_engine::segment_pool::POOL_FILE_PREFIX))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| format!("<cannot read {}: {e}>", path.display()))
@@ -158,6 +171,7 @@ fn kill9_at_random_moments_never_loses_an_acknowledged_object() {
     let mut next_id = 1u64;
     let (mut abandoned_reclaimed, mut replayed, mut rebuilt, mut early_kills) = (0, 0, 0, 0);
     let mut marker_gaps = Vec::new();
+    let mut rounds_killed_with_pool_files = 0u64;
 
     for round in 0..rounds {
         let round_seed = mix(seed ^ round);
@@ -166,6 +180,9 @@ fn kill9_at_random_moments_never_loses_an_acknowledged_object() {
         let delete_every = [0, 2, 5][(round % 3) as usize];
         let compact_every = [0, 0, 4, 8][(round % 4) as usize];
         let delay_ms = 20 + mix(round_seed) % 381;
+        // Every other pair of rounds takes new segments from the zero-filled pool, so kills
+        // also land while pool files are written, renamed into segments and filled.
+        let prezeroed = [0, 2][((round / 2) % 2) as usize];
         let args: Vec<String> = [
             "--seed",
             &round_seed.to_string(),
@@ -183,6 +200,8 @@ fn kill9_at_random_moments_never_loses_an_acknowledged_object() {
             &compact_every.to_string(),
             "--sync",
             sync,
+            "--prezeroed-segments",
+            &prezeroed.to_string(),
         ]
         .iter()
         .map(|s| s.to_string())
@@ -212,6 +231,9 @@ fn kill9_at_random_moments_never_loses_an_acknowledged_object() {
             read(&stderr_path)
         );
 
+        if prezeroed > 0 && !pool_files(&store_dir).is_empty() {
+            rounds_killed_with_pool_files += 1;
+        }
         let report = reopen_and_verify(&store_dir, &log_path, &what);
         let text = read(&log_path);
         let log = parse_log(&text).unwrap();
@@ -246,7 +268,8 @@ fn kill9_at_random_moments_never_loses_an_acknowledged_object() {
     println!(
         "{rounds} rounds in {:.1} s: {} ids tried, {} acknowledged and live, {replayed} records \
          replayed, {abandoned_reclaimed} abandoned reservations reclaimed, {rebuilt} index \
-         rebuilds, {early_kills} kills before the writer logged anything",
+         rebuilds, {early_kills} kills before the writer logged anything, \
+         {rounds_killed_with_pool_files} kills with segment pool files present",
         started.elapsed().as_secs_f64(),
         log.ids.len(),
         log.committed()
@@ -256,6 +279,11 @@ fn kill9_at_random_moments_never_loses_an_acknowledged_object() {
         "no object was ever acknowledged: the rounds are too short to test anything"
     );
     if rounds >= 20 {
+        assert!(
+            rounds_killed_with_pool_files > 0,
+            "no kill of a --prezeroed-segments round found a pool file: the pool was never \
+             exercised"
+        );
         assert!(
             abandoned_reclaimed > 0,
             "{rounds} kills and not one unfinished upload was found at reopen: the kill never \

@@ -275,6 +275,8 @@ fn power_loss_rounds(fs: Fs) {
                 .args(["--concurrency", &(1 + round % 3).to_string()])
                 .args(["--max-size", &MAX_SIZE_BYTES.to_string()])
                 .args(["--segment-size", &SEGMENT_SIZE_BYTES.to_string()])
+                // Odd rounds take new segments from the zero-filled pool.
+                .args(["--prezeroed-segments", &(round % 2 * 2).to_string()])
                 .stdin(Stdio::null())
                 .stdout(stdout)
                 .stderr(File::create(&stderr_path).unwrap())

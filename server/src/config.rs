@@ -46,6 +46,10 @@ pub struct Limits {
     /// its HTTP state and buffers (20-30 KiB) and waits for its next request holding only
     /// its socket (0: never). Bounds the memory of many idle connections.
     pub idle_release_ms: u64,
+    /// Segment files the store keeps zero-filled ahead of need (0: off). Small uploads commit
+    /// faster into them (their fdatasyncs convert no extents), but every block is written
+    /// twice: for nodes taking many small objects on a disk with bandwidth to spare.
+    pub prezeroed_segments: usize,
 }
 
 impl Default for Limits {
@@ -66,6 +70,7 @@ impl Default for Limits {
             upload_tokens_max: crate::auth::upload_token::DEFAULT_NONCE_CAPACITY,
             pinned_cache_bytes: 2 << 30,
             idle_release_ms: 1_000,
+            prezeroed_segments: 0,
         }
     }
 }

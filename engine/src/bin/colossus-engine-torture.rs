@@ -38,6 +38,7 @@ usage:
   colossus-engine-torture write --dir DIR [--seed N] [--max-size BYTES] [--concurrency K]
         [--delete-every M] [--sync always|never] [--start-id ID] [--count N]
         [--compact-every C] [--segment-size BYTES] [--chunk-size BYTES]
+        [--prezeroed-segments P]
   colossus-engine-torture verify --dir DIR --log FILE [--after-power-loss]
 
 write   commits objects until killed (or --count ids were tried) and logs every step to
@@ -629,6 +630,8 @@ pub struct WriteOptions {
     pub sync: SyncPolicy,
     pub start_id: Option<u64>,
     pub count: Option<u64>,
+    /// `StoreConfig::prezeroed_segments`: new segments from the zero-filled pool.
+    pub prezeroed_segments: usize,
 }
 
 struct Shared {
@@ -725,11 +728,14 @@ async fn upload_loop(shared: Rc<Shared>) -> Result<(), String> {
 /// Opens the store and commits objects until `count` ids were tried (forever without it).
 pub async fn write(options: WriteOptions) -> Result<(), String> {
     let params = options.params;
-    let config = torture_config(
-        params.segment_size_bytes,
-        params.chunk_size_bytes,
-        options.sync,
-    );
+    let config = StoreConfig {
+        prezeroed_segments: options.prezeroed_segments,
+        ..torture_config(
+            params.segment_size_bytes,
+            params.chunk_size_bytes,
+            options.sync,
+        )
+    };
     let store = Store::open(&options.dir, config)
         .map_err(|e| format!("open {}: {e}", options.dir.display()))?;
     let start_id = options
@@ -853,14 +859,18 @@ fn write_command(mut args: Args) -> Result<ExitCode, String> {
         sync,
         start_id: args.parse("--start-id")?,
         count: args.parse("--count")?,
+        prezeroed_segments: args.parse("--prezeroed-segments")?.unwrap_or(0),
     };
     args.finish()?;
     if !(1..=256).contains(&options.concurrency) {
         return Err("--concurrency must be 1..=256".into());
     }
-    torture_config(params.segment_size_bytes, params.chunk_size_bytes, sync)
-        .validate()
-        .map_err(|e| e.to_string())?;
+    StoreConfig {
+        prezeroed_segments: options.prezeroed_segments,
+        ..torture_config(params.segment_size_bytes, params.chunk_size_bytes, sync)
+    }
+    .validate()
+    .map_err(|e| e.to_string())?;
     match block_on(write(options)) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {

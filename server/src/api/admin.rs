@@ -49,12 +49,13 @@ fn check_token(core: &Core, headers: &http::HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// GET /admin/store: the store's counters and those of its pinned cache.
+/// GET /admin/store: the store's counters and those of its pinned cache and segment pool.
 pub fn store<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
     check_token(core, request.headers())?;
     let store = &core.node.store;
     let stats = store.stats();
     let pinned = store.pinned_stats();
+    let pool = store.segment_pool_stats();
     let body = serde_json::json!({
         "objects": stats.objects,
         "livePayloadBytes": stats.live_payload_bytes,
@@ -73,6 +74,11 @@ pub fn store<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, 
             "pinned": pinned.pinned,
             "fallbacks": pinned.fallbacks,
             "disabledReason": pinned.disabled_reason,
+        },
+        "segmentPool": {
+            "readyFiles": pool.ready_files,
+            "preparedFiles": pool.prepared_files,
+            "lastError": pool.last_error,
         },
     });
     Ok(json_response(StatusCode::OK, body.to_string()))

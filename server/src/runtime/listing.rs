@@ -105,16 +105,24 @@ mod tests {
     fn a_full_queue_is_refused_and_a_panic_fails_only_its_listing() {
         let listing = ListingThread::start();
         let (release, released) = mpsc::channel::<()>();
+        let (running, is_running) = mpsc::channel::<()>();
         let queue = listing.jobs.as_ref().unwrap();
         // One job blocks the thread; the queue then fills, and one more listing is refused.
+        // The queue is filled only once the thread is inside that job: were it still queued,
+        // the thread taking it would free a slot for the listing that must be refused, and
+        // that listing would then wait behind the blocked job for ever.
         queue
-            .try_send(Box::new(move || released.recv().unwrap()))
+            .try_send(Box::new(move || {
+                running.send(()).unwrap();
+                released.recv().unwrap()
+            }))
             .unwrap();
-        let mut queued = 1;
+        is_running.recv().unwrap();
+        let mut queued = 0;
         while queue.try_send(Box::new(|| {})).is_ok() {
             queued += 1;
         }
-        assert!(queued <= LISTING_QUEUE_MAX + 1, "{queued} queued");
+        assert_eq!(queued, LISTING_QUEUE_MAX);
         block_on(async {
             match listing.run(|| ()).await {
                 Err(ListingError::QueueFull) => {}
