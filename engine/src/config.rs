@@ -20,7 +20,7 @@ pub enum SyncPolicy {
 const PINNED_WINDOWS_LIMIT: usize = 60_000;
 
 /// Zero-filled segment files kept ready at most (each is a whole segment of disk space).
-const PREZEROED_SEGMENTS_MAX: usize = 16;
+pub const PREZEROED_SEGMENTS_MAX: usize = 16;
 
 /// Configuration of an open store.
 #[derive(Clone, Debug)]
@@ -110,7 +110,9 @@ impl StoreConfig {
             return bad("pinned_windows_max must be at most 60000 (each window is a mapping)");
         }
         if self.prezeroed_segments > PREZEROED_SEGMENTS_MAX {
-            return bad("prezeroed_segments must be at most 16");
+            return bad(&format!(
+                "prezeroed_segments must be at most {PREZEROED_SEGMENTS_MAX}"
+            ));
         }
         if self.checkpoint_interval_ms == 0 {
             return bad("checkpoint_interval_ms must be positive");

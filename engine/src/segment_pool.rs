@@ -162,6 +162,10 @@ fn run(shared: &Shared, leftovers: Vec<PathBuf>) {
     for path in leftovers {
         let _ = std::fs::remove_file(path);
     }
+    if shared.target == 0 {
+        // Started only to clear files left by an earlier configuration.
+        return;
+    }
     let mut serial = 0u64;
     loop {
         {
@@ -189,6 +193,9 @@ fn run(shared: &Shared, leftovers: Vec<PathBuf>) {
             Ok(_) => prepare(shared, &partial, &ready).map_err(|e| e.to_string()),
             Err(error) => Err(format!("statvfs: {error}")),
         };
+        if !matches!(outcome, Ok(true)) {
+            let _ = std::fs::remove_file(&partial);
+        }
         let mut state = shared.state.lock();
         match outcome {
             Ok(true) => {
@@ -196,13 +203,8 @@ fn run(shared: &Shared, leftovers: Vec<PathBuf>) {
                 state.prepared += 1;
                 state.last_error = None;
             }
-            Ok(false) => {
-                drop(state);
-                let _ = std::fs::remove_file(&partial);
-                return;
-            }
+            Ok(false) => return,
             Err(error) => {
-                let _ = std::fs::remove_file(&partial);
                 state.last_error = Some(error);
                 if !state.stop {
                     shared
@@ -286,7 +288,7 @@ fn free_bytes(dir: &Path) -> io::Result<u64> {
 mod tests {
     use super::*;
 
-    fn pool_files(dir: &Path) -> Vec<String> {
+    fn file_names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .flatten()
@@ -320,7 +322,7 @@ mod tests {
         wait_ready(&pool, 2);
         assert_eq!(pool.stats().prepared_files, 3);
         pool.stop();
-        let names = pool_files(dir.path());
+        let names = file_names(dir.path());
         assert_eq!(names.len(), 2, "{names:?}");
         assert!(names.iter().all(|n| n.ends_with(READY_SUFFIX)), "{names:?}");
     }
@@ -331,7 +333,7 @@ mod tests {
         let first = SegmentPool::start(dir.path(), 1 << 20, 1);
         wait_ready(&first, 1);
         drop(first);
-        let adopted = pool_files(dir.path());
+        let adopted = file_names(dir.path());
         // A crash mid-write leaves a partial file; a changed segment size, a ready one that
         // no longer fits.
         std::fs::write(dir.path().join("zeroed-1-1.partial"), b"half").unwrap();
@@ -339,26 +341,31 @@ mod tests {
         std::fs::write(dir.path().join("00000001.seg"), b"not the pool's").unwrap();
         let second = SegmentPool::start(dir.path(), 1 << 20, 1);
         assert_eq!(second.stats().ready_files, 1);
-        for _ in 0..500 {
-            if pool_files(dir.path()).len() == 2 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        assert_eq!(second.stats().prepared_files, 0);
+        // The thread clears leftovers before anything else, so they are gone once it stops.
+        drop(second);
         let mut expected = adopted.clone();
         expected.insert(0, "00000001.seg".to_string());
-        assert_eq!(pool_files(dir.path()), expected);
-        assert_eq!(second.stats().prepared_files, 0);
-        drop(second);
-        // Turned off: the ready file is removed, segments are not touched.
+        assert_eq!(file_names(dir.path()), expected);
+        // Turned off: the ready file is removed, segments are not touched, and the thread
+        // that removed it is gone.
         let off = SegmentPool::start(dir.path(), 1 << 20, 0);
-        for _ in 0..500 {
-            if pool_files(dir.path()).len() == 1 {
-                break;
-            }
+        let thread = off
+            .thread
+            .lock()
+            .take()
+            .expect("a thread to clear the ready file");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !thread.is_finished() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the clearing thread is still running"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
+        thread.join().unwrap();
+        assert_eq!(off.stats().prepared_files, 0);
         drop(off);
-        assert_eq!(pool_files(dir.path()), vec!["00000001.seg".to_string()]);
+        assert_eq!(file_names(dir.path()), vec!["00000001.seg".to_string()]);
     }
 }

@@ -110,14 +110,17 @@ impl Writer {
         let id = inner.next_segment_id.fetch_add(1, Ordering::AcqRel);
         let dir = inner.dir.join(SEGMENTS_DIR);
         let path = dir.join(segment::file_name(id));
-        let file = match self.take_prezeroed(&path) {
-            Some(file) => file,
-            None => inner
-                .disk
-                .open(&path, true)
-                .map_err(|e| EngineError::io("create segment", &path, e))?,
+        // A zero-filled pool file is a whole segment, allocated already.
+        let (file, allocated) = match self.take_prezeroed(&path) {
+            Some(file) => (file, inner.config.segment_size_bytes),
+            None => (
+                inner
+                    .disk
+                    .open(&path, true)
+                    .map_err(|e| EngineError::io("create segment", &path, e))?,
+                0,
+            ),
         };
-        // A zero-filled pool file is allocated to its whole length already.
         let allocate = (FIRST_RECORD_OFFSET + first_record_len)
             .max(
                 inner
@@ -125,7 +128,7 @@ impl Writer {
                     .preallocate_step_bytes
                     .min(inner.config.segment_size_bytes),
             )
-            .max(file.len().unwrap_or(0));
+            .max(allocated);
         let setup = || -> std::io::Result<()> {
             file.allocate(0, allocate)?;
             file.write_all_at_blocking(&segment::encode_header(&inner.key, id, now_unix_ms()), 0)?;

@@ -634,6 +634,20 @@ pub struct WriteOptions {
     pub prezeroed_segments: usize,
 }
 
+impl WriteOptions {
+    /// The store configuration a `write` run opens with.
+    fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            prezeroed_segments: self.prezeroed_segments,
+            ..torture_config(
+                self.params.segment_size_bytes,
+                self.params.chunk_size_bytes,
+                self.sync,
+            )
+        }
+    }
+}
+
 struct Shared {
     writer: colossus_engine::Writer,
     params: Params,
@@ -728,15 +742,7 @@ async fn upload_loop(shared: Rc<Shared>) -> Result<(), String> {
 /// Opens the store and commits objects until `count` ids were tried (forever without it).
 pub async fn write(options: WriteOptions) -> Result<(), String> {
     let params = options.params;
-    let config = StoreConfig {
-        prezeroed_segments: options.prezeroed_segments,
-        ..torture_config(
-            params.segment_size_bytes,
-            params.chunk_size_bytes,
-            options.sync,
-        )
-    };
-    let store = Store::open(&options.dir, config)
+    let store = Store::open(&options.dir, options.store_config())
         .map_err(|e| format!("open {}: {e}", options.dir.display()))?;
     let start_id = options
         .start_id
@@ -865,12 +871,10 @@ fn write_command(mut args: Args) -> Result<ExitCode, String> {
     if !(1..=256).contains(&options.concurrency) {
         return Err("--concurrency must be 1..=256".into());
     }
-    StoreConfig {
-        prezeroed_segments: options.prezeroed_segments,
-        ..torture_config(params.segment_size_bytes, params.chunk_size_bytes, sync)
-    }
-    .validate()
-    .map_err(|e| e.to_string())?;
+    options
+        .store_config()
+        .validate()
+        .map_err(|e| e.to_string())?;
     match block_on(write(options)) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(error) => {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use colossus_engine::config::PREZEROED_SEGMENTS_MAX;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::auth::keys::{CryptoScheme, KeyPair};
@@ -92,10 +93,6 @@ pub struct ServerArgs {
     pub shutdown_grace_ms: u64,
 }
 
-/// The engine's bound on `prezeroed_segments`, checked here so a bad value is refused before
-/// the data directory is touched.
-const PREZEROED_SEGMENTS_MAX: usize = 16;
-
 impl ServerArgs {
     fn config(&self) -> Result<ServerConfig, String> {
         let threads = match self.threads {
@@ -121,6 +118,7 @@ impl ServerArgs {
             idle_release_ms: self.idle_release_ms,
             prezeroed_segments: self.prezeroed_segments,
         };
+        // The engine's own bound, checked here so the data directory is not touched.
         if limits.prezeroed_segments > PREZEROED_SEGMENTS_MAX {
             return Err(format!(
                 "--prezeroed-segments must be at most {PREZEROED_SEGMENTS_MAX} (each is a whole \
