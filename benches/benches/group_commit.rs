@@ -4,6 +4,8 @@
 //! same store with `prezeroed_segments: 2`: new segments come zero-filled from the pool, so
 //! appends overwrite written blocks and an fdatasync converts no extents. The pool's own zero
 //! writes run during the measurement; only the first segment is waited for.
+//! `64_writers_buffered` writes through the page cache instead of with O_DIRECT (the store's
+//! default since 2026-11-29, `StoreConfig::direct_writes`), side by side.
 
 use std::cell::Cell;
 use std::path::PathBuf;
@@ -57,6 +59,7 @@ fn variant(
     label: &str,
     writers: u64,
     prezeroed: bool,
+    direct_writes: bool,
 ) {
     let data = Rc::new(content(3, OBJECT_BYTES));
     let digest = *blake3::hash(&data).as_bytes();
@@ -69,6 +72,7 @@ fn variant(
             let dir = scratch_dir("group_commit");
             let config = StoreConfig {
                 prezeroed_segments: if prezeroed { PREZEROED_SEGMENTS } else { 0 },
+                direct_writes,
                 ..StoreConfig::default()
             };
             let store = Store::open(&dir, config).expect("open bench store");
@@ -104,9 +108,10 @@ fn group_commit(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(scaled(Duration::from_secs(1)))
         .measurement_time(scaled(Duration::from_secs(6)));
-    variant(&mut group, "64_writers", 64, false);
-    variant(&mut group, "1_writer", 1, false);
-    variant(&mut group, "64_writers_prezeroed", 64, true);
+    variant(&mut group, "64_writers", 64, false, true);
+    variant(&mut group, "1_writer", 1, false, true);
+    variant(&mut group, "64_writers_prezeroed", 64, true, true);
+    variant(&mut group, "64_writers_buffered", 64, false, false);
     group.finish();
 }
 

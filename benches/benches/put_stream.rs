@@ -6,7 +6,9 @@
 //! process; benches/ceilings.sh runs fio itself as a cross-check). `write_buffered` is the
 //! engine's I/O pattern without the hashing (page-cache writes, 4 in flight, fdatasync).
 //! `sync_never` is a diagnostic: the same put without fdatasync, i.e. the CPU cost of the path
-//! (hash, crc, copy, page-cache write).
+//! (hash, crc, copy, write). The store writes payloads with O_DIRECT by default
+//! (`StoreConfig::direct_writes`); `sync_always_buffered` is the same put through the page
+//! cache, the default until 2026-11-29, side by side.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -29,12 +31,14 @@ fn timed_puts(
     digest: [u8; 32],
     piece: usize,
     sync: SyncPolicy,
+    direct_writes: bool,
 ) -> Duration {
     let dir = scratch_dir("put_stream");
     let store = Store::open(
         &dir,
         StoreConfig {
             sync,
+            direct_writes,
             ..StoreConfig::default()
         },
     )
@@ -102,11 +106,19 @@ fn put_stream(c: &mut Criterion) {
     for piece in [1usize << 20, 64 << 10] {
         let label = format!("{}KiB_pieces", piece >> 10);
         group.bench_function(BenchmarkId::new("sync_always", &label), |b| {
-            b.iter_custom(|iters| timed_puts(iters, &data, digest, piece, SyncPolicy::Always))
+            b.iter_custom(|iters| timed_puts(iters, &data, digest, piece, SyncPolicy::Always, true))
         });
     }
+    group.bench_function(
+        BenchmarkId::new("sync_always_buffered", "1024KiB_pieces"),
+        |b| {
+            b.iter_custom(|iters| {
+                timed_puts(iters, &data, digest, 1 << 20, SyncPolicy::Always, false)
+            })
+        },
+    );
     group.bench_function(BenchmarkId::new("sync_never", "1024KiB_pieces"), |b| {
-        b.iter_custom(|iters| timed_puts(iters, &data, digest, 1 << 20, SyncPolicy::Never))
+        b.iter_custom(|iters| timed_puts(iters, &data, digest, 1 << 20, SyncPolicy::Never, true))
     });
     group.finish();
 }

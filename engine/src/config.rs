@@ -55,6 +55,10 @@ pub struct StoreConfig {
     /// commits into them skip the extent conversions that make small commits' fdatasyncs
     /// slow, at the price of writing every block twice. 0 (the default) turns it off.
     pub prezeroed_segments: usize,
+    /// Upload payloads go to the disk with `O_DIRECT`, past the page cache (where the file
+    /// system allows it; buffered otherwise): no copy into the page cache and no writeback
+    /// work, but an object just uploaded is read from the disk the first time.
+    pub direct_writes: bool,
 }
 
 impl Default for StoreConfig {
@@ -74,6 +78,7 @@ impl Default for StoreConfig {
             pinned_cache_bytes: 2 << 30,
             pinned_windows_max: 16_384,
             prezeroed_segments: 0,
+            direct_writes: true,
         }
     }
 }

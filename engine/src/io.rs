@@ -12,6 +12,8 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::aligned_buf::AlignedBuf;
+
 /// A future that stays on the thread (and io_uring runtime) that created it.
 pub type LocalBoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
@@ -58,6 +60,23 @@ pub trait DiskFile: Send + Sync {
     /// The plain file behind this one, for mapping and sendfile; None where every access must
     /// go through the trait (wrappers that inject faults).
     fn std_file(&self) -> Option<Arc<File>> {
+        None
+    }
+    /// Writes all of `buf` at `pos` through the page cache, handing the buffer back. The
+    /// default copies it into a `Vec` for [`DiskFile::write_all_at`].
+    fn write_aligned_at(
+        &self,
+        buf: AlignedBuf,
+        pos: u64,
+    ) -> LocalBoxFuture<'_, (io::Result<()>, AlignedBuf)> {
+        Box::pin(async move {
+            let (outcome, _) = self.write_all_at(buf.as_slice().to_vec(), pos).await;
+            (outcome, buf)
+        })
+    }
+    /// A second handle on this file whose writes bypass the page cache (`O_DIRECT`); None
+    /// where the file system refuses it, or where every write must go through the trait.
+    fn direct_writer(&self) -> Option<DirectWriter> {
         None
     }
     /// Whether the file is empty.
@@ -181,6 +200,64 @@ impl DiskFile for UringFile {
     fn std_file(&self) -> Option<Arc<File>> {
         Some(self.file.clone())
     }
+
+    fn write_aligned_at(
+        &self,
+        buf: AlignedBuf,
+        pos: u64,
+    ) -> LocalBoxFuture<'_, (io::Result<()>, AlignedBuf)> {
+        Box::pin(async move {
+            let handle = match self.thread_handle() {
+                Ok(handle) => handle,
+                Err(error) => return (Err(error), buf),
+            };
+            let outcome = handle.write_all_at(buf, pos).await;
+            let _ = handle.close().await;
+            outcome
+        })
+    }
+
+    fn direct_writer(&self) -> Option<DirectWriter> {
+        DirectWriter::open(&self.file).ok()
+    }
+}
+
+/// Writes that bypass the page cache: a second open file description of a segment, with
+/// `O_DIRECT`. The memory, the file offset and the length of every write must be multiples of
+/// the device's logical block size; 4 KiB covers them all, and [`AlignedBuf`] with the
+/// record layout's 4 KiB blocks provides it. The data still sits in the device's volatile
+/// cache until the commit's fdatasync, which also makes the unwritten-extent conversions of
+/// these writes durable.
+pub struct DirectWriter {
+    file: Arc<File>,
+}
+
+impl DirectWriter {
+    /// Reopens `file` with `O_DIRECT` (through /proc/self/fd, so it is the same inode whatever
+    /// its path is now). Fails where the file system refuses direct I/O (tmpfs: EINVAL).
+    fn open(file: &File) -> io::Result<Self> {
+        let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let file = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_DIRECT | libc::O_CLOEXEC)
+            .open(path)?;
+        Ok(Self {
+            file: Arc::new(file),
+        })
+    }
+
+    /// Writes all of `buf` at `pos`, both multiples of 4 KiB, handing the buffer back.
+    pub async fn write_at(&self, buf: AlignedBuf, pos: u64) -> (io::Result<()>, AlignedBuf) {
+        debug_assert_eq!(buf.len() % crate::aligned_buf::BUFFER_ALIGN_BYTES, 0);
+        debug_assert_eq!(pos % crate::aligned_buf::BUFFER_ALIGN_BYTES as u64, 0);
+        let handle = match self.file.try_clone().and_then(monoio::fs::File::from_std) {
+            Ok(handle) => handle,
+            Err(error) => return (Err(error), buf),
+        };
+        let outcome = handle.write_all_at(buf, pos).await;
+        let _ = handle.close().await;
+        outcome
+    }
 }
 
 /// Starts writeback of dirty ranges on a background thread: sync_file_range(WRITE) can block
@@ -233,6 +310,17 @@ mod writeback {
         if let Some(tx) = sender() {
             let _ = tx.try_send((file.clone(), offset, len));
         }
+    }
+}
+
+/// Makes the calling thread's monoio runtime hand every queued io_uring operation to the
+/// kernel now: monoio submits its queue only when no task is ready to run, so a task that
+/// starts a write and goes on computing would otherwise delay the write until it next waits.
+/// Waiting on a trivial operation (opening /dev/null) is such a wait; errors are ignored, as
+/// the queued operations are submitted at the next wait in any case.
+pub async fn submit_queued_io() {
+    if let Ok(null) = monoio::fs::File::open("/dev/null").await {
+        let _ = null.close().await;
     }
 }
 

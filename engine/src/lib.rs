@@ -2,6 +2,7 @@
 //! large segment files with io_uring, sealed by a keyed checksum and per-chunk crcs, and found
 //! through a memory-mapped index. See docs/FORMAT.md for the bytes and DESIGN.md for the why.
 
+pub mod aligned_buf;
 pub mod codec;
 pub mod compaction;
 pub mod content_type;
@@ -33,5 +34,7 @@ pub use pinned::{PinnedStats, ServingReader};
 pub use reader::ObjectReader;
 pub use record::BagName;
 pub use scrub::ScrubReport;
-pub use store::{DamagedRecord, ObjectMeta, OpenReport, RecordLocation, Store, StoreStats};
+pub use store::{
+    DamagedRecord, ObjectMeta, OpenReport, RecordLocation, Store, StoreStats, WritePathStats,
+};
 pub use writer::{CommitSpec, Upload, UploadSpec, Writer};

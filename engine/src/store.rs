@@ -108,6 +108,18 @@ pub struct StoreStats {
     pub segments: u64,
 }
 
+/// How upload payloads reach the disk (`StoreConfig::direct_writes`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WritePathStats {
+    /// Direct writes are configured.
+    pub direct_configured: bool,
+    /// Segments this process appended to with O_DIRECT payload writes.
+    pub direct_segments: u64,
+    /// Segments it appended to through the page cache (direct writes off, or refused by the
+    /// file system for that file).
+    pub buffered_segments: u64,
+}
+
 /// A record found damaged while opening, scanning or reading.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DamagedRecord {
@@ -166,6 +178,9 @@ pub(crate) struct StoreInner {
     pub pinned: PinnedCache,
     /// Zero-filled files for new segments (see `segment_pool`).
     pub segment_pool: SegmentPool,
+    /// Segments opened for appends with direct payload writes, and without.
+    pub direct_segments: AtomicU64,
+    pub buffered_segments: AtomicU64,
     /// Held for the store's lifetime: the flock on LOCK.
     _lock_file: File,
 }
@@ -273,6 +288,15 @@ impl Store {
     /// The zero-filled segment files kept ready (`StoreConfig::prezeroed_segments`).
     pub fn segment_pool_stats(&self) -> SegmentPoolStats {
         self.inner.segment_pool.stats()
+    }
+
+    /// Whether upload payloads go to the disk with O_DIRECT, and where they could not.
+    pub fn write_path_stats(&self) -> WritePathStats {
+        WritePathStats {
+            direct_configured: self.inner.config.direct_writes,
+            direct_segments: self.inner.direct_segments.load(Ordering::Relaxed),
+            buffered_segments: self.inner.buffered_segments.load(Ordering::Relaxed),
+        }
     }
 
     /// What opening did (recovery, rebuild, damage found).
@@ -646,6 +670,8 @@ impl StoreInner {
             open_report,
             pinned,
             segment_pool,
+            direct_segments: AtomicU64::new(0),
+            buffered_segments: AtomicU64::new(0),
             _lock_file: lock_file,
         }
     }

@@ -11,11 +11,12 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use crate::aligned_buf::AlignedBuf;
 use crate::config::SyncPolicy;
 use crate::content_type::{self, ContentType};
 use crate::error::{EngineError, Result};
 use crate::index::IndexEntry;
-use crate::io::{BufResult, DiskFile};
+use crate::io::{DirectWriter, DiskFile};
 use crate::record::{
     chunk_count, object_record_len, trailer_len, trailer_offset, BagName, RecordHead, RecordKind,
     Trailer, BAG_LEN_MAX, BLOCK_LEN, FLAG_ACCEPTED,
@@ -28,6 +29,19 @@ use crate::sync_gate::SyncGate;
 pub(crate) struct ActiveSegment {
     pub segment: Arc<Segment>,
     pub gate: SyncGate,
+    /// The segment opened for writes past the page cache, when the store uses them and the
+    /// file system allows them; payloads go through the segment's own file otherwise.
+    direct: Option<DirectWriter>,
+}
+
+impl ActiveSegment {
+    /// Writes a block-aligned run of payload (and trailer) at `pos`, handing the buffer back.
+    async fn write_aligned(&self, buf: AlignedBuf, pos: u64) -> (std::io::Result<()>, AlignedBuf) {
+        match &self.direct {
+            Some(direct) => direct.write_at(buf, pos).await,
+            None => self.segment.file.write_aligned_at(buf, pos).await,
+        }
+    }
 }
 
 /// One thread's lane for writes (uploads, deletes, acceptances, compaction).
@@ -148,11 +162,23 @@ impl Writer {
             allocated_bytes: allocate,
             ..SegmentState::default()
         };
+        let direct = if inner.config.direct_writes {
+            file.direct_writer()
+        } else {
+            None
+        };
+        let counter = if direct.is_some() {
+            &inner.direct_segments
+        } else {
+            &inner.buffered_segments
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         let segment = Arc::new(Segment::new(id, &path, file, state));
         inner.segments.write().insert(id, segment.clone());
         Ok(Rc::new(ActiveSegment {
             segment,
             gate: SyncGate::default(),
+            direct,
         }))
     }
 
@@ -326,7 +352,7 @@ impl Writer {
             chunk_crc: 0,
             chunk_filled: 0,
             sniff: Vec::new(),
-            buffer: Vec::with_capacity(first_buffer_bytes(
+            buffer: AlignedBuf::with_capacity(first_buffer_bytes(
                 spec.size_bytes,
                 chunk_size,
                 inner.config.write_buffer_bytes,
@@ -446,7 +472,7 @@ impl Writer {
             digest: entry.digest,
             table_crc: crc32c::crc32c(&table_bytes),
         };
-        write_trailer_durably(&inner, &active, &trailer, &table, Vec::new(), 0).await?;
+        write_trailer_durably(&inner, &active, &trailer, &table, None, 0).await?;
         let moved = IndexEntry {
             segment_id: active.segment.id,
             offset: reservation.offset,
@@ -551,9 +577,11 @@ fn block_round(len: u64) -> usize {
 }
 
 /// Writes the trailer behind the payload, then one fdatasync makes both durable. `tail` is
-/// the end of the payload not written yet (empty if all of it was), starting at `tail_pos`;
-/// when it has room, the trailer goes in the same buffer, one write for both (for an object
-/// that fits one buffer, the whole payload and its trailer are then one write).
+/// the end of the payload not written yet (None or empty if all of it was), starting at
+/// `tail_pos`; when it has room, the trailer goes in the same buffer, one write for both (for
+/// an object that fits one buffer, the whole payload and its trailer are then one write).
+/// Every write here is whole 4 KiB blocks at block offsets (the tail is padded with the zeros
+/// the record layout puts there anyway), so it can bypass the page cache.
 ///
 /// The payload is not synced on its own first: a crash between the writes and the fdatasync
 /// can leave a trailer on disk whose payload is not all there, but that commit was never
@@ -565,33 +593,44 @@ async fn write_trailer_durably(
     active: &ActiveSegment,
     trailer: &Trailer,
     table: &[u32],
-    mut tail: Vec<u8>,
+    tail: Option<AlignedBuf>,
     tail_pos: u64,
 ) -> Result<()> {
     let segment = &active.segment;
     let at = trailer.offset + trailer_offset(trailer.payload_len);
     let encoded = trailer.encode(&inner.key, table);
-    if !tail.is_empty() {
+    debug_assert_eq!(
+        encoded.len() as u64 % BLOCK_LEN,
+        0,
+        "a trailer is whole blocks"
+    );
+    if let Some(mut tail) = tail.filter(|tail| !tail.is_empty()) {
         let tail_end = tail_pos + tail.len() as u64;
         debug_assert_eq!(
             tail_end,
             trailer.offset + BLOCK_LEN + trailer.payload_len,
             "the tail ends where the payload does"
         );
+        debug_assert_eq!(tail_pos % BLOCK_LEN, 0, "the tail starts on a block");
+        // The gap (less than a block) is the last payload block's padding: zeros, as the
+        // record layout has them.
         let gap = (at - tail_end) as usize;
-        if tail.capacity() - tail.len() >= gap + encoded.len() {
-            // The gap (less than a block) is the last payload block's padding: zeros, as a
-            // write of the payload alone would leave it.
-            tail.resize(tail.len() + gap, 0);
+        if tail.remaining() >= gap + encoded.len() {
+            tail.push_zeros(gap);
             tail.extend_from_slice(&encoded);
-            let (outcome, _) = segment.file.write_all_at(tail, tail_pos).await;
+            let (outcome, _) = active.write_aligned(tail, tail_pos).await;
             outcome.map_err(|e| EngineError::io("write payload and trailer", &segment.path, e))?;
             return sync_commit(inner, active).await;
         }
-        let (outcome, _) = segment.file.write_all_at(tail, tail_pos).await;
+        // Buffers are whole blocks long, so the padding always fits.
+        assert!(tail.remaining() >= gap, "payload buffers hold whole blocks");
+        tail.push_zeros(gap);
+        let (outcome, _) = active.write_aligned(tail, tail_pos).await;
         outcome.map_err(|e| EngineError::io("write payload", &segment.path, e))?;
     }
-    let (outcome, _) = segment.file.write_all_at(encoded, at).await;
+    let mut block = AlignedBuf::with_capacity(encoded.len());
+    block.extend_from_slice(&encoded);
+    let (outcome, _) = active.write_aligned(block, at).await;
     outcome.map_err(|e| EngineError::io("write record trailer", &segment.path, e))?;
     sync_commit(inner, active).await
 }
@@ -627,11 +666,12 @@ pub struct Upload {
     chunk_crc: u32,
     chunk_filled: u64,
     sniff: Vec<u8>,
-    buffer: Vec<u8>,
-    /// File offset of `buffer[0]`.
+    /// Payload gathered for the next write (4 KiB-aligned memory, so it can go `O_DIRECT`).
+    buffer: AlignedBuf,
+    /// File offset of `buffer[0]`, always on a block boundary.
     buffer_pos: u64,
-    in_flight: VecDeque<monoio::task::JoinHandle<BufResult<()>>>,
-    spare: Vec<Vec<u8>>,
+    in_flight: VecDeque<monoio::task::JoinHandle<(std::io::Result<()>, AlignedBuf)>>,
+    spare: Vec<AlignedBuf>,
 }
 
 impl Upload {
@@ -704,22 +744,31 @@ impl Upload {
         let next = self
             .spare
             .pop()
-            .unwrap_or_else(|| Vec::with_capacity(capacity));
+            .unwrap_or_else(|| AlignedBuf::with_capacity(capacity));
         let full = std::mem::replace(&mut self.buffer, next);
+        debug_assert_eq!(
+            full.len() as u64 % BLOCK_LEN,
+            0,
+            "only full buffers are submitted"
+        );
         let pos = self.buffer_pos;
         self.buffer_pos += full.len() as u64;
-        let segment = self.active.segment.clone();
-        let writeback = self.inner.config.sync == SyncPolicy::Always;
+        let active = self.active.clone();
+        let writeback = self.inner.config.sync == SyncPolicy::Always && active.direct.is_none();
         self.in_flight.push_back(monoio::spawn(async move {
             let len = full.len() as u64;
-            let outcome = segment.file.write_all_at(full, pos).await;
+            let outcome = active.write_aligned(full, pos).await;
             if writeback && outcome.0.is_ok() {
                 // Start the disk now rather than at commit: the fdatasync then finds little
                 // left to write, and the disk works while the upload is still hashing.
-                segment.file.start_writeback(pos, len);
+                active.segment.file.start_writeback(pos, len);
             }
             outcome
         }));
+        // monoio hands queued operations to the kernel only when the thread runs out of ready
+        // tasks; an upload fed from memory (or from a socket that always has data) would hold
+        // this write back until its next real wait, a whole buffer of hashing later.
+        crate::io::submit_queued_io().await;
         Ok(())
     }
 
@@ -790,12 +839,12 @@ impl Upload {
         let inner = self.inner.clone();
         let active = self.active.clone();
         let reservation = self.reservation.take();
-        let tail = std::mem::take(&mut self.buffer);
+        let tail = std::mem::replace(&mut self.buffer, AlignedBuf::with_capacity(0));
         let tail_pos = self.buffer_pos;
         // The durable part runs as its own task so a dropped request cannot leave a trailer
         // on disk that the index never saw.
         let task = monoio::spawn(async move {
-            write_trailer_durably(&inner, &active, &trailer, &table, tail, tail_pos).await?;
+            write_trailer_durably(&inner, &active, &trailer, &table, Some(tail), tail_pos).await?;
             inner.apply_object(&entry)?;
             if let Some(reservation) = reservation {
                 reservation.finish();

@@ -183,6 +183,13 @@ fn kill9_at_random_moments_never_loses_an_acknowledged_object() {
         // Every other pair of rounds takes new segments from the zero-filled pool, so kills
         // also land while pool files are written, renamed into segments and filled.
         let prezeroed = [0, 2][((round / 2) % 2) as usize];
+        // Payloads go O_DIRECT by default; every fifth round writes them through the page
+        // cache, the other path.
+        let buffered: &[&str] = if round % 5 == 4 {
+            &["--buffered-writes"]
+        } else {
+            &[]
+        };
         let args: Vec<String> = [
             "--seed",
             &round_seed.to_string(),
@@ -204,6 +211,7 @@ fn kill9_at_random_moments_never_loses_an_acknowledged_object() {
             &prezeroed.to_string(),
         ]
         .iter()
+        .chain(buffered)
         .map(|s| s.to_string())
         .collect();
         let what = format!(

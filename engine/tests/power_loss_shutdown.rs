@@ -277,6 +277,12 @@ fn power_loss_rounds(fs: Fs) {
                 .args(["--segment-size", &SEGMENT_SIZE_BYTES.to_string()])
                 // Odd rounds take new segments from the zero-filled pool.
                 .args(["--prezeroed-segments", &(round % 2 * 2).to_string()])
+                // Every third round writes payloads through the page cache, not O_DIRECT.
+                .args(if round % 3 == 2 {
+                    &["--buffered-writes"][..]
+                } else {
+                    &[]
+                })
                 .stdin(Stdio::null())
                 .stdout(stdout)
                 .stderr(File::create(&stderr_path).unwrap())

@@ -88,6 +88,8 @@ pub struct ServerConfig {
     pub upload_auth: bool,
     /// Development node: seeded ledger, `//Bob` node key.
     pub dev: bool,
+    /// Upload payloads go to the disk with O_DIRECT (`StoreConfig::direct_writes`).
+    pub direct_writes: bool,
     /// Limits.
     pub limits: Limits,
 }

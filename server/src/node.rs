@@ -124,6 +124,7 @@ impl Node {
             object_size_max_bytes: config.limits.object_size_max_bytes,
             pinned_cache_bytes: lockable_bytes(config.limits.pinned_cache_bytes),
             prezeroed_segments: config.limits.prezeroed_segments,
+            direct_writes: config.direct_writes,
             ..StoreConfig::default()
         };
         let store = Store::open(data.join(layout::STORE_DIR), store_config)?;

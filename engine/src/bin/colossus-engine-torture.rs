@@ -38,7 +38,7 @@ usage:
   colossus-engine-torture write --dir DIR [--seed N] [--max-size BYTES] [--concurrency K]
         [--delete-every M] [--sync always|never] [--start-id ID] [--count N]
         [--compact-every C] [--segment-size BYTES] [--chunk-size BYTES]
-        [--prezeroed-segments P]
+        [--prezeroed-segments P] [--buffered-writes]
   colossus-engine-torture verify --dir DIR --log FILE [--after-power-loss]
 
 write   commits objects until killed (or --count ids were tried) and logs every step to
@@ -632,6 +632,8 @@ pub struct WriteOptions {
     pub count: Option<u64>,
     /// `StoreConfig::prezeroed_segments`: new segments from the zero-filled pool.
     pub prezeroed_segments: usize,
+    /// Payloads through the page cache instead of O_DIRECT (`StoreConfig::direct_writes`).
+    pub buffered_writes: bool,
 }
 
 impl WriteOptions {
@@ -639,6 +641,7 @@ impl WriteOptions {
     fn store_config(&self) -> StoreConfig {
         StoreConfig {
             prezeroed_segments: self.prezeroed_segments,
+            direct_writes: !self.buffered_writes,
             ..torture_config(
                 self.params.segment_size_bytes,
                 self.params.chunk_size_bytes,
@@ -866,6 +869,7 @@ fn write_command(mut args: Args) -> Result<ExitCode, String> {
         start_id: args.parse("--start-id")?,
         count: args.parse("--count")?,
         prezeroed_segments: args.parse("--prezeroed-segments")?.unwrap_or(0),
+        buffered_writes: args.flag("--buffered-writes"),
     };
     args.finish()?;
     if !(1..=256).contains(&options.concurrency) {

@@ -49,13 +49,15 @@ fn check_token(core: &Core, headers: &http::HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// GET /admin/store: the store's counters and those of its pinned cache and segment pool.
+/// GET /admin/store: the store's counters and those of its pinned cache, segment pool and
+/// payload write path.
 pub fn store<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, ApiError> {
     check_token(core, request.headers())?;
     let store = &core.node.store;
     let stats = store.stats();
     let pinned = store.pinned_stats();
     let pool = store.segment_pool_stats();
+    let writes = store.write_path_stats();
     let body = serde_json::json!({
         "objects": stats.objects,
         "livePayloadBytes": stats.live_payload_bytes,
@@ -79,6 +81,11 @@ pub fn store<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, 
             "readyFiles": pool.ready_files,
             "preparedFiles": pool.prepared_files,
             "lastError": pool.last_error,
+        },
+        "payloadWrites": {
+            "direct": writes.direct_configured,
+            "directSegments": writes.direct_segments,
+            "bufferedSegments": writes.buffered_segments,
         },
     });
     Ok(json_response(StatusCode::OK, body.to_string()))

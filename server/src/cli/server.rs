@@ -33,6 +33,11 @@ pub struct ServerArgs {
     /// Accept uploads without an upload token (clients of the current network send none).
     #[arg(long)]
     pub disable_upload_auth: bool,
+    /// Write upload payloads through the page cache instead of with O_DIRECT (the default,
+    /// where the file system allows it): costs a copy per byte and writeback work, but keeps
+    /// just-uploaded objects cached.
+    #[arg(long)]
+    pub buffered_writes: bool,
     /// The node's key as a secret URI (`//Bob`, a mnemonic, `0x<seed>`), sr25519.
     #[arg(long, conflicts_with = "key_file")]
     pub key_uri: Option<String>,
@@ -151,6 +156,7 @@ impl ServerArgs {
             threads,
             upload_auth: !self.disable_upload_auth,
             dev: self.dev,
+            direct_writes: !self.buffered_writes,
             limits,
         })
     }

@@ -1,0 +1,170 @@
+//! A byte buffer whose memory starts on a 4 KiB boundary, as `O_DIRECT` writes require of
+//! the memory they read from (besides an aligned file offset and length). Upload payloads are
+//! gathered in these, so the same buffer can go to the disk with or without the page cache.
+
+use std::alloc::{self, Layout};
+use std::ptr::NonNull;
+
+/// Alignment of the buffer's memory: a page, which covers every logical block size a Linux
+/// block device reports (512 to 4096).
+pub const BUFFER_ALIGN_BYTES: usize = 4096;
+
+/// A fixed-capacity, 4 KiB-aligned byte buffer. Its capacity never changes: writes past it
+/// are refused by assertion, since every caller sizes the buffer up front.
+pub struct AlignedBuf {
+    ptr: NonNull<u8>,
+    len: usize,
+    capacity: usize,
+}
+
+// SAFETY: the buffer owns its allocation outright (no shared or thread-bound state), as a
+// Vec<u8> does.
+unsafe impl Send for AlignedBuf {}
+// SAFETY: shared references only read the initialized bytes.
+unsafe impl Sync for AlignedBuf {}
+
+impl AlignedBuf {
+    /// An empty buffer holding up to `capacity` bytes (at least one page is allocated).
+    pub fn with_capacity(capacity: usize) -> Self {
+        let layout = Self::layout(capacity);
+        // SAFETY: the layout has a non-zero size (at least one page).
+        let raw = unsafe { alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(raw) else {
+            alloc::handle_alloc_error(layout)
+        };
+        Self {
+            ptr,
+            len: 0,
+            capacity,
+        }
+    }
+
+    fn layout(capacity: usize) -> Layout {
+        let size = capacity
+            .max(1)
+            .checked_next_multiple_of(BUFFER_ALIGN_BYTES)
+            .expect("buffer capacity overflows usize");
+        Layout::from_size_align(size, BUFFER_ALIGN_BYTES).expect("page-aligned layout is valid")
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no bytes are held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes it can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Room left.
+    pub fn remaining(&self) -> usize {
+        self.capacity - self.len
+    }
+
+    /// Forgets the contents, keeping the memory.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends `data`, which must fit.
+    pub fn extend_from_slice(&mut self, data: &[u8]) {
+        assert!(data.len() <= self.remaining(), "aligned buffer overflow");
+        // SAFETY: the destination lies inside the allocation (checked above) and cannot
+        // overlap `data`, which is borrowed while we hold `&mut self`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.ptr.as_ptr().add(self.len),
+                data.len(),
+            );
+        }
+        self.len += data.len();
+    }
+
+    /// Appends `count` zero bytes, which must fit.
+    pub fn push_zeros(&mut self, count: usize) {
+        assert!(count <= self.remaining(), "aligned buffer overflow");
+        // SAFETY: the range lies inside the allocation (checked above).
+        unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(self.len), 0, count) };
+        self.len += count;
+    }
+
+    /// The bytes held.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes are initialized, and the allocation outlives `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for AlignedBuf {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `with_capacity` with this very layout.
+        unsafe { alloc::dealloc(self.ptr.as_ptr(), Self::layout(self.capacity)) };
+    }
+}
+
+impl std::fmt::Debug for AlignedBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlignedBuf")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+// SAFETY: the pointer is that of the heap allocation, which does not move when the buffer
+// does, and `bytes_init` never exceeds what was written.
+unsafe impl monoio::buf::IoBuf for AlignedBuf {
+    fn read_ptr(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+
+    fn bytes_init(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_page_aligned_and_contents_are_kept() {
+        for capacity in [0, 1, 4095, 4096, 4097, 1 << 20] {
+            let mut buf = AlignedBuf::with_capacity(capacity);
+            assert_eq!(buf.as_slice().as_ptr() as usize % BUFFER_ALIGN_BYTES, 0);
+            assert!(buf.is_empty());
+            let data: Vec<u8> = (0..capacity).map(|i| (i % 251) as u8).collect();
+            let half = capacity / 2;
+            buf.extend_from_slice(&data[..half]);
+            buf.extend_from_slice(&data[half..]);
+            assert_eq!(buf.as_slice(), &data[..]);
+            assert_eq!(buf.remaining(), 0);
+            buf.clear();
+            assert_eq!(buf.len(), 0);
+        }
+    }
+
+    #[test]
+    fn zeros_follow_the_data() {
+        let mut buf = AlignedBuf::with_capacity(8192);
+        buf.extend_from_slice(&[7; 10]);
+        buf.push_zeros(4086);
+        assert_eq!(buf.len(), 4096);
+        assert!(buf.as_slice()[..10].iter().all(|&b| b == 7));
+        assert!(buf.as_slice()[10..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    #[should_panic(expected = "aligned buffer overflow")]
+    fn writing_past_the_capacity_is_refused() {
+        let mut buf = AlignedBuf::with_capacity(4);
+        buf.extend_from_slice(&[0; 5]);
+    }
+}
