@@ -221,10 +221,10 @@ fn run(shared: &Shared, leftovers: Vec<PathBuf>) {
 fn prepare(shared: &Shared, partial: &Path, ready: &Path) -> io::Result<bool> {
     let (file, direct) = open_new(partial)?;
     crate::io::fallocate(&file, 0, shared.segment_bytes)?;
-    // O_DIRECT needs an aligned buffer: take the aligned part of a slightly larger one.
-    let backing = vec![0u8; ZERO_WRITE_BYTES + 4096];
-    let skip = backing.as_ptr().align_offset(4096);
-    let zeros = &backing[skip..skip + ZERO_WRITE_BYTES];
+    // O_DIRECT needs aligned memory.
+    let mut backing = crate::aligned_buf::AlignedBuf::with_capacity(ZERO_WRITE_BYTES);
+    backing.push_zeros(ZERO_WRITE_BYTES);
+    let zeros = backing.as_slice();
     let mut at = 0u64;
     while at < shared.segment_bytes {
         if shared.state.lock().stop {
