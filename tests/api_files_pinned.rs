@@ -50,6 +50,11 @@ fn hot_objects_are_served_from_pinned_windows() {
     let small = content(2, 100_000);
     put(&node, 1, BAG, &big).assert_status(201);
     put(&node, 2, BAG, &small).assert_status(201);
+    // Uploads go to the disk past the page cache, so the first reads take the ordinary path
+    // (and cache the pages); windows are pinned from then on.
+    for id in [1, 2] {
+        get(&node.url(&format!("/files/{id}"))).assert_status(200);
+    }
     assert_serves(&node, &big, &small);
     let stats = pinned_stats(&node);
     assert_eq!(stats["windows"], 3, "{stats}");
@@ -134,6 +139,11 @@ fn without_pinning_the_answers_are_the_same() {
     let small = content(4, 100_000);
     put(&node, 1, BAG, &big).assert_status(201);
     put(&node, 2, BAG, &small).assert_status(201);
+    // Uploads go to the disk past the page cache, so the first reads take the ordinary path
+    // (and cache the pages); windows are pinned from then on.
+    for id in [1, 2] {
+        get(&node.url(&format!("/files/{id}"))).assert_status(200);
+    }
     assert_serves(&node, &big, &small);
     let stats = pinned_stats(&node);
     assert_eq!(stats["windows"], 0, "{stats}");

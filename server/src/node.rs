@@ -70,9 +70,9 @@ pub struct Node {
     /// at: a million ids take a quarter of a second to list and encode, and a node that is
     /// not ingesting answers every poll with the same bytes.
     pub id_list_cache: Mutex<Option<(u64, bytes::Bytes)>>,
-    /// Where uploads' acceptances are journaled, grouped and off the cores (see
-    /// `runtime::acceptances`).
-    pub acceptances: crate::runtime::acceptances::AcceptanceThread,
+    /// Where ledger changes (uploads' acceptances, grouped, and admin changes) are
+    /// journaled, off the cores (see `runtime::ledger_writes`).
+    pub ledger_writes: crate::runtime::ledger_writes::LedgerWrites,
     /// Where id listings run, off the cores (see `runtime::listing`).
     pub listing: crate::runtime::listing::ListingThread,
     /// Open connections, and how many of them wait without HTTP state.
@@ -156,7 +156,7 @@ impl Node {
         Ok(Node {
             store,
             ledger: ledger.clone(),
-            acceptances: crate::runtime::acceptances::AcceptanceThread::start(ledger.clone()),
+            ledger_writes: crate::runtime::ledger_writes::LedgerWrites::start(ledger.clone()),
             embedded_ledger: Some(ledger),
             tokens: Mutex::new(tokens),
             admin_token,

@@ -152,7 +152,10 @@ pub async fn apply(
     let body = read_small_body(core, head, body, max).await?;
     let mutation: Mutation = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid ledger change: {e}")))?;
-    ledger.apply(mutation.clone())?;
+    core.node
+        .ledger_writes
+        .apply(ledger, mutation.clone())
+        .await?;
     let store = &core.node.store;
     match mutation {
         Mutation::DeleteObject { id } if store.contains(id)? => {

@@ -212,7 +212,7 @@ pub async fn upload(
         })
         .await?;
     if auto_accept && !admitted.object.accepted {
-        if let Err(e) = node.acceptances.accept(meta.id).await {
+        if let Err(e) = node.ledger_writes.accept(meta.id).await {
             // The object is durable and served; only its acceptance is not recorded.
             eprintln!(
                 "colossus: object {} stored but not marked accepted: {e}",

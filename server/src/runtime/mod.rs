@@ -3,14 +3,15 @@
 //! Nothing on the request path is shared between cores except the store and ledger, which
 //! are built for concurrent use.
 
-pub mod acceptances;
 pub mod activity;
 pub mod connections;
+pub mod ledger_writes;
 pub mod listing;
 pub mod serve;
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread;
@@ -86,6 +87,8 @@ pub fn bind_listeners(addr: SocketAddr, threads: usize) -> io::Result<Vec<std::n
 pub struct Server {
     threads: Vec<thread::JoinHandle<()>>,
     stoppers: Vec<oneshot::Sender<()>>,
+    /// A second descriptor of every core's listener, so `stop` can close them all at once.
+    listeners: Vec<std::net::TcpListener>,
     /// Where it listens.
     pub local_addr: SocketAddr,
 }
@@ -99,7 +102,9 @@ impl Server {
             .local_addr()?;
         let mut threads = Vec::with_capacity(listeners.len());
         let mut stoppers = Vec::with_capacity(listeners.len());
+        let mut stop_handles = Vec::with_capacity(listeners.len());
         for (index, listener) in listeners.into_iter().enumerate() {
+            stop_handles.push(listener.try_clone()?);
             let (stop_tx, stop_rx) = oneshot::channel();
             let node = node.clone();
             let handle = thread::Builder::new()
@@ -111,6 +116,7 @@ impl Server {
         Ok(Server {
             threads,
             stoppers,
+            listeners: stop_handles,
             local_addr,
         })
     }
@@ -121,6 +127,14 @@ impl Server {
         for stopper in self.stoppers {
             // A core that already exited has dropped its receiver; nothing to tell it.
             let _ = stopper.send(());
+        }
+        // Each core drops its listener when it sees the stop, at its own pace; until the
+        // last one has, the kernel keeps handing new connections to the ones still open, so
+        // a client could be refused once and accepted the next time. Shutting every listener
+        // down here ends accepting on all cores within microseconds of each other.
+        for listener in &self.listeners {
+            // SAFETY: a plain syscall on a descriptor `listener` keeps open; no memory passed.
+            unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RD) };
         }
         for handle in self.threads {
             if handle.join().is_err() {
@@ -188,6 +202,8 @@ async fn accept_loop(
                     let guard = connections.enter();
                     monoio::spawn(serve::serve_connection(core.clone(), stream, guard));
                 }
+                // The listener was shut down by `Server::stop`, which sent the stop first.
+                Err(_) if matches!(stop.try_recv(), Ok(Some(()))) => break,
                 Err(e) => {
                     // EMFILE/ENFILE and friends: back off instead of spinning.
                     eprintln!("colossus: core {}: accept failed: {e}", core.index);
