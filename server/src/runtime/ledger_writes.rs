@@ -184,6 +184,21 @@ mod tests {
     use crate::ledger::embedded::EmbeddedLedger;
     use crate::ledger::{DataObject, Mutation};
 
+    /// Stops the thread, waits until it has let go of the ledger (it holds it until it has
+    /// seen its queue close), and opens the ledger again from its journal.
+    fn stop_and_reopen(
+        writes: Rc<LedgerWrites>,
+        ledger: Arc<EmbeddedLedger>,
+        dir: &std::path::Path,
+    ) -> EmbeddedLedger {
+        drop(Rc::into_inner(writes).expect("no task holds the thread any more"));
+        while Arc::strong_count(&ledger) > 1 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        drop(ledger);
+        EmbeddedLedger::open(dir).unwrap()
+    }
+
     fn object(id: u64) -> DataObject {
         DataObject {
             id,
@@ -291,12 +306,7 @@ mod tests {
                 "object {id} created twice: {again}"
             );
         }
-        drop(Rc::into_inner(writes).expect("no task holds the thread any more"));
-        while Arc::strong_count(&ledger) > 1 {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        drop(ledger);
-        let reopened = EmbeddedLedger::open(dir.path()).unwrap();
+        let reopened = stop_and_reopen(writes, ledger, dir.path());
         for id in 0..100u64 {
             assert!(reopened.data_object(id).expect("created").accepted, "{id}");
         }
@@ -341,13 +351,7 @@ mod tests {
             "{outcomes:?}"
         );
         assert!(outcomes[200].contains("NotFound"), "{}", outcomes[200]);
-        // The thread holds the ledger until it has seen its queue close.
-        drop(Rc::into_inner(thread).expect("no task holds the thread any more"));
-        while Arc::strong_count(&ledger) > 1 {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        drop(ledger);
-        let reopened = EmbeddedLedger::open(dir.path()).unwrap();
+        let reopened = stop_and_reopen(thread, ledger, dir.path());
         for id in 0..200u64 {
             assert!(reopened.data_object(id).unwrap().accepted, "{id}");
         }
