@@ -130,8 +130,29 @@ impl UringFile {
 
     /// A handle for the calling thread's runtime.
     fn thread_handle(&self) -> io::Result<monoio::fs::File> {
-        monoio::fs::File::from_std(self.file.try_clone()?)
+        thread_handle(&self.file)
     }
+}
+
+/// A monoio handle on a duplicate of `file`'s descriptor, for the calling thread's runtime.
+fn thread_handle(file: &File) -> io::Result<monoio::fs::File> {
+    monoio::fs::File::from_std(file.try_clone()?)
+}
+
+/// Writes all of `buf` at `pos` through a handle of the calling thread's runtime, closed
+/// before returning so no descriptor outlives the operation; hands the buffer back.
+async fn write_all_through<B: monoio::buf::IoBuf>(
+    file: &File,
+    buf: B,
+    pos: u64,
+) -> (io::Result<()>, B) {
+    let handle = match thread_handle(file) {
+        Ok(handle) => handle,
+        Err(error) => return (Err(error), buf),
+    };
+    let outcome = handle.write_all_at(buf, pos).await;
+    let _ = handle.close().await;
+    outcome
 }
 
 impl DiskFile for UringFile {
@@ -149,15 +170,7 @@ impl DiskFile for UringFile {
     }
 
     fn write_all_at(&self, buf: Vec<u8>, pos: u64) -> LocalBoxFuture<'_, BufResult<()>> {
-        Box::pin(async move {
-            let handle = match self.thread_handle() {
-                Ok(handle) => handle,
-                Err(error) => return (Err(error), buf),
-            };
-            let outcome = handle.write_all_at(buf, pos).await;
-            let _ = handle.close().await;
-            outcome
-        })
+        Box::pin(write_all_through(&self.file, buf, pos))
     }
 
     fn sync_data(&self) -> LocalBoxFuture<'_, io::Result<()>> {
@@ -206,15 +219,7 @@ impl DiskFile for UringFile {
         buf: AlignedBuf,
         pos: u64,
     ) -> LocalBoxFuture<'_, (io::Result<()>, AlignedBuf)> {
-        Box::pin(async move {
-            let handle = match self.thread_handle() {
-                Ok(handle) => handle,
-                Err(error) => return (Err(error), buf),
-            };
-            let outcome = handle.write_all_at(buf, pos).await;
-            let _ = handle.close().await;
-            outcome
-        })
+        Box::pin(write_all_through(&self.file, buf, pos))
     }
 
     fn direct_writer(&self) -> Option<DirectWriter> {
@@ -234,7 +239,7 @@ pub struct DirectWriter {
 
 impl DirectWriter {
     /// Reopens `file` with `O_DIRECT` (through /proc/self/fd, so it is the same inode whatever
-    /// its path is now). Fails where the file system refuses direct I/O (tmpfs: EINVAL).
+    /// its path is now). Fails where the file system refuses direct I/O (EINVAL; tmpfs on older kernels).
     fn open(file: &File) -> io::Result<Self> {
         let path = format!("/proc/self/fd/{}", file.as_raw_fd());
         let file = OpenOptions::new()
@@ -250,13 +255,7 @@ impl DirectWriter {
     pub async fn write_at(&self, buf: AlignedBuf, pos: u64) -> (io::Result<()>, AlignedBuf) {
         debug_assert_eq!(buf.len() % crate::aligned_buf::BUFFER_ALIGN_BYTES, 0);
         debug_assert_eq!(pos % crate::aligned_buf::BUFFER_ALIGN_BYTES as u64, 0);
-        let handle = match self.file.try_clone().and_then(monoio::fs::File::from_std) {
-            Ok(handle) => handle,
-            Err(error) => return (Err(error), buf),
-        };
-        let outcome = handle.write_all_at(buf, pos).await;
-        let _ = handle.close().await;
-        outcome
+        write_all_through(&self.file, buf, pos).await
     }
 }
 

@@ -836,11 +836,15 @@ impl Upload {
             table_crc: crc32c::crc32c(&table_bytes),
         };
         let entry = crate::recovery::entry_of(&self.head, &trailer);
-        let inner = self.inner.clone();
-        let active = self.active.clone();
-        let reservation = self.reservation.take();
-        let tail = std::mem::replace(&mut self.buffer, AlignedBuf::with_capacity(0));
-        let tail_pos = self.buffer_pos;
+        // Moved out of the upload, which is finished with.
+        let Upload {
+            inner,
+            active,
+            reservation,
+            buffer: tail,
+            buffer_pos: tail_pos,
+            ..
+        } = self;
         // The durable part runs as its own task so a dropped request cannot leave a trailer
         // on disk that the index never saw.
         let task = monoio::spawn(async move {

@@ -3,6 +3,7 @@
 //! writes (its head at reservation, payload and trailer at commit); a larger one ends with its
 //! last partial buffer and the trailer together. Every write is recorded through the engine's
 //! `Disk` trait on the real files, and every object reads back intact, after a reopen too.
+//! A file that offers no O_DIRECT handle gets buffered writes even with direct writes on.
 
 mod common;
 
@@ -186,6 +187,16 @@ fn the_buffered_tail_and_the_trailer_are_one_write() {
         })
     };
     check(&store);
+    // The recording file offers no O_DIRECT handle (as a file system that refuses direct I/O
+    // would not): with direct writes configured, its segment was written through the trait,
+    // buffered, and counted so.
+    let paths = store.write_path_stats();
+    assert!(paths.direct_configured, "{paths:?}");
+    assert_eq!(
+        (paths.direct_segments, paths.buffered_segments),
+        (0, 1),
+        "{paths:?}"
+    );
     drop(writer);
     store.close().unwrap();
     let reopened = Store::open(dir.path(), config()).unwrap();

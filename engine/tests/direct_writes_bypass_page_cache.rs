@@ -45,7 +45,7 @@ fn cached_pages(path: &Path) -> Vec<bool> {
     resident.iter().map(|page| page & 1 == 1).collect()
 }
 
-/// Whether the file system under `dir` takes O_DIRECT opens (tmpfs does not).
+/// Whether the file system under `dir` takes O_DIRECT opens (some refuse them).
 fn direct_io_supported(dir: &Path) -> bool {
     std::fs::OpenOptions::new()
         .write(true)
