@@ -8,7 +8,10 @@
 //! `sync_never` is a diagnostic: the same put without fdatasync, i.e. the CPU cost of the path
 //! (hash, crc, copy, write). The store writes payloads with O_DIRECT by default
 //! (`StoreConfig::direct_writes`); `sync_always_buffered` is the same put through the page
-//! cache, the default until 2026-11-29, side by side.
+//! cache, the default until 2026-11-29, side by side. Every put here hashes on the core that
+//! streams it (`hash_threads: 0`), as the target asks; `sync_always_hash_threads` is the same
+//! put with the default hashing threads (`StoreConfig::hash_threads`, one per CPU) summing
+//! its 1 MiB buffers beside it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -30,19 +33,10 @@ fn timed_puts(
     data: &[u8],
     digest: [u8; 32],
     piece: usize,
-    sync: SyncPolicy,
-    direct_writes: bool,
+    config: StoreConfig,
 ) -> Duration {
     let dir = scratch_dir("put_stream");
-    let store = Store::open(
-        &dir,
-        StoreConfig {
-            sync,
-            direct_writes,
-            ..StoreConfig::default()
-        },
-    )
-    .expect("open bench store");
+    let store = Store::open(&dir, config).expect("open bench store");
     let elapsed = runtime().block_on(async {
         let writer = store.writer();
         let mut elapsed = Duration::ZERO;
@@ -58,6 +52,16 @@ fn timed_puts(
     store.close().expect("close bench store");
     remove_dir_if_present(&dir);
     elapsed
+}
+
+/// The store's default config with these changes.
+fn config(sync: SyncPolicy, direct_writes: bool, hash_threads: usize) -> StoreConfig {
+    StoreConfig {
+        sync,
+        direct_writes,
+        hash_threads,
+        ..StoreConfig::default()
+    }
 }
 
 fn put_stream(c: &mut Criterion) {
@@ -106,19 +110,51 @@ fn put_stream(c: &mut Criterion) {
     for piece in [1usize << 20, 64 << 10] {
         let label = format!("{}KiB_pieces", piece >> 10);
         group.bench_function(BenchmarkId::new("sync_always", &label), |b| {
-            b.iter_custom(|iters| timed_puts(iters, &data, digest, piece, SyncPolicy::Always, true))
+            b.iter_custom(|iters| {
+                timed_puts(
+                    iters,
+                    &data,
+                    digest,
+                    piece,
+                    config(SyncPolicy::Always, true, 0),
+                )
+            })
         });
     }
+    group.bench_function(
+        BenchmarkId::new("sync_always_hash_threads", "1024KiB_pieces"),
+        |b| {
+            let threads = StoreConfig::default().hash_threads;
+            b.iter_custom(|iters| {
+                let config = config(SyncPolicy::Always, true, threads);
+                timed_puts(iters, &data, digest, 1 << 20, config)
+            })
+        },
+    );
     group.bench_function(
         BenchmarkId::new("sync_always_buffered", "1024KiB_pieces"),
         |b| {
             b.iter_custom(|iters| {
-                timed_puts(iters, &data, digest, 1 << 20, SyncPolicy::Always, false)
+                timed_puts(
+                    iters,
+                    &data,
+                    digest,
+                    1 << 20,
+                    config(SyncPolicy::Always, false, 0),
+                )
             })
         },
     );
     group.bench_function(BenchmarkId::new("sync_never", "1024KiB_pieces"), |b| {
-        b.iter_custom(|iters| timed_puts(iters, &data, digest, 1 << 20, SyncPolicy::Never, true))
+        b.iter_custom(|iters| {
+            timed_puts(
+                iters,
+                &data,
+                digest,
+                1 << 20,
+                config(SyncPolicy::Never, true, 0),
+            )
+        })
     });
     group.finish();
 }

@@ -3,6 +3,7 @@
 //! open.
 
 use crate::error::{EngineError, Result};
+use crate::hash_pool::HASH_THREADS_MAX;
 use crate::record::{valid_chunk_size, BLOCK_LEN};
 
 /// When commits reach stable storage.
@@ -59,6 +60,11 @@ pub struct StoreConfig {
     /// system allows it; buffered otherwise): no copy into the page cache and no writeback
     /// work, but an object just uploaded is read from the disk the first time.
     pub direct_writes: bool,
+    /// Threads that hash upload buffers (blake3 and chunk crcs) for the cores that receive
+    /// them (`hash_pool`). A buffer goes to one only while one is idle, so they add a core to
+    /// an upload on a quiet node and take nothing from a busy one. 0: every core hashes its
+    /// own uploads. Default: one per CPU.
+    pub hash_threads: usize,
 }
 
 impl Default for StoreConfig {
@@ -79,6 +85,9 @@ impl Default for StoreConfig {
             pinned_windows_max: 16_384,
             prezeroed_segments: 0,
             direct_writes: true,
+            hash_threads: std::thread::available_parallelism()
+                .map_or(1, |cpus| cpus.get())
+                .min(HASH_THREADS_MAX),
         }
     }
 }
@@ -118,6 +127,9 @@ impl StoreConfig {
             return bad(&format!(
                 "prezeroed_segments must be at most {PREZEROED_SEGMENTS_MAX}"
             ));
+        }
+        if self.hash_threads > HASH_THREADS_MAX {
+            return bad(&format!("hash_threads must be at most {HASH_THREADS_MAX}"));
         }
         if self.checkpoint_interval_ms == 0 {
             return bad("checkpoint_interval_ms must be positive");

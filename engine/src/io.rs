@@ -66,9 +66,9 @@ pub trait DiskFile: Send + Sync {
     /// default copies it into a `Vec` for [`DiskFile::write_all_at`].
     fn write_aligned_at(
         &self,
-        buf: AlignedBuf,
+        buf: Arc<AlignedBuf>,
         pos: u64,
-    ) -> LocalBoxFuture<'_, (io::Result<()>, AlignedBuf)> {
+    ) -> LocalBoxFuture<'_, (io::Result<()>, Arc<AlignedBuf>)> {
         Box::pin(async move {
             let (outcome, _) = self.write_all_at(buf.as_slice().to_vec(), pos).await;
             (outcome, buf)
@@ -216,9 +216,9 @@ impl DiskFile for UringFile {
 
     fn write_aligned_at(
         &self,
-        buf: AlignedBuf,
+        buf: Arc<AlignedBuf>,
         pos: u64,
-    ) -> LocalBoxFuture<'_, (io::Result<()>, AlignedBuf)> {
+    ) -> LocalBoxFuture<'_, (io::Result<()>, Arc<AlignedBuf>)> {
         Box::pin(write_all_through(&self.file, buf, pos))
     }
 
@@ -252,7 +252,11 @@ impl DirectWriter {
     }
 
     /// Writes all of `buf` at `pos`, both multiples of 4 KiB, handing the buffer back.
-    pub async fn write_at(&self, buf: AlignedBuf, pos: u64) -> (io::Result<()>, AlignedBuf) {
+    pub async fn write_at(
+        &self,
+        buf: Arc<AlignedBuf>,
+        pos: u64,
+    ) -> (io::Result<()>, Arc<AlignedBuf>) {
         debug_assert_eq!(buf.len() % crate::aligned_buf::BUFFER_ALIGN_BYTES, 0);
         debug_assert_eq!(pos % crate::aligned_buf::BUFFER_ALIGN_BYTES as u64, 0);
         write_all_through(&self.file, buf, pos).await

@@ -507,9 +507,17 @@ pub(crate) fn open(
         segments.insert(id, Arc::new(Segment::new(id, &path, file, state)));
     }
 
+    let hash_pool = match config.hash_threads {
+        0 => None,
+        threads => Some(
+            crate::hash_pool::HashPool::start(threads)
+                .map_err(|e| EngineError::io("start hashing threads", dir, e))?,
+        ),
+    };
     let inner = StoreInner::new(
         dir.to_path_buf(),
         config,
+        hash_pool,
         key,
         disk,
         index,

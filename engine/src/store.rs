@@ -18,6 +18,7 @@ use crate::codec::StoreKey;
 use crate::config::StoreConfig;
 use crate::content_type::ContentType;
 use crate::error::{EngineError, Result};
+use crate::hash_pool::HashPool;
 use crate::id_set::IdSet;
 use crate::index::{Index, IndexEntry};
 use crate::io::{Disk, UringDisk};
@@ -118,6 +119,13 @@ pub struct WritePathStats {
     /// Segments it appended to through the page cache (direct writes off, or refused by the
     /// file system for that file).
     pub buffered_segments: u64,
+    /// Threads hashing upload buffers for the cores (`StoreConfig::hash_threads`).
+    pub hash_threads: usize,
+    /// Upload buffers hashed by those threads.
+    pub buffers_hashed_off_core: u64,
+    /// Upload buffers that could have been, but were hashed by the core receiving them
+    /// (every thread was busy, or there are none).
+    pub buffers_hashed_on_core: u64,
 }
 
 /// A record found damaged while opening, scanning or reading.
@@ -178,9 +186,15 @@ pub(crate) struct StoreInner {
     pub pinned: PinnedCache,
     /// Zero-filled files for new segments (see `segment_pool`).
     pub segment_pool: SegmentPool,
+    /// Threads that sum upload buffers off the cores (see `hash_pool`); None when the
+    /// config asks for none.
+    pub hash_pool: Option<HashPool>,
     /// Segments opened for appends with direct payload writes, and without.
     pub direct_segments: AtomicU64,
     pub buffered_segments: AtomicU64,
+    /// Upload buffers summed apart by a hashing thread, and by the receiving core.
+    pub buffers_hashed_off_core: AtomicU64,
+    pub buffers_hashed_on_core: AtomicU64,
     /// Held for the store's lifetime: the flock on LOCK.
     _lock_file: File,
 }
@@ -296,6 +310,13 @@ impl Store {
             direct_configured: self.inner.config.direct_writes,
             direct_segments: self.inner.direct_segments.load(Ordering::Relaxed),
             buffered_segments: self.inner.buffered_segments.load(Ordering::Relaxed),
+            hash_threads: self
+                .inner
+                .hash_pool
+                .as_ref()
+                .map_or(0, HashPool::thread_count),
+            buffers_hashed_off_core: self.inner.buffers_hashed_off_core.load(Ordering::Relaxed),
+            buffers_hashed_on_core: self.inner.buffers_hashed_on_core.load(Ordering::Relaxed),
         }
     }
 
@@ -634,6 +655,7 @@ impl StoreInner {
     pub(crate) fn new(
         dir: PathBuf,
         config: StoreConfig,
+        hash_pool: Option<HashPool>,
         key: StoreKey,
         disk: Arc<dyn Disk>,
         index: Index,
@@ -670,8 +692,11 @@ impl StoreInner {
             open_report,
             pinned,
             segment_pool,
+            hash_pool,
             direct_segments: AtomicU64::new(0),
             buffered_segments: AtomicU64::new(0),
+            buffers_hashed_off_core: AtomicU64::new(0),
+            buffers_hashed_on_core: AtomicU64::new(0),
             _lock_file: lock_file,
         }
     }

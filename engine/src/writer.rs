@@ -15,8 +15,10 @@ use crate::aligned_buf::AlignedBuf;
 use crate::config::SyncPolicy;
 use crate::content_type::{self, ContentType};
 use crate::error::{EngineError, Result};
+use crate::hash_pool::PendingSums;
 use crate::index::IndexEntry;
 use crate::io::{DirectWriter, DiskFile};
+use crate::payload_sums::{sum_buffer, BufferSums, PayloadSums};
 use crate::record::{
     chunk_count, object_record_len, trailer_len, trailer_offset, BagName, RecordHead, RecordKind,
     Trailer, BAG_LEN_MAX, BLOCK_LEN, FLAG_ACCEPTED,
@@ -36,7 +38,11 @@ pub(crate) struct ActiveSegment {
 
 impl ActiveSegment {
     /// Writes a block-aligned run of payload (and trailer) at `pos`, handing the buffer back.
-    async fn write_aligned(&self, buf: AlignedBuf, pos: u64) -> (std::io::Result<()>, AlignedBuf) {
+    async fn write_aligned(
+        &self,
+        buf: Arc<AlignedBuf>,
+        pos: u64,
+    ) -> (std::io::Result<()>, Arc<AlignedBuf>) {
         match &self.direct {
             Some(direct) => direct.write_at(buf, pos).await,
             None => self.segment.file.write_aligned_at(buf, pos).await,
@@ -345,12 +351,11 @@ impl Writer {
             reservation: Some(reservation),
             head,
             received_bytes: 0,
-            hasher: blake3::Hasher::new(),
-            chunk_crcs: Vec::with_capacity(
-                chunk_count(spec.size_bytes, chunk_size).min(1 << 16) as usize
+            sums: PayloadSums::new(
+                spec.size_bytes,
+                chunk_size,
+                inner.config.write_buffer_bytes as u64,
             ),
-            chunk_crc: 0,
-            chunk_filled: 0,
             sniff: Vec::new(),
             buffer: AlignedBuf::with_capacity(first_buffer_bytes(
                 spec.size_bytes,
@@ -618,19 +623,19 @@ async fn write_trailer_durably(
         if tail.remaining() >= gap + encoded.len() {
             tail.push_zeros(gap);
             tail.extend_from_slice(&encoded);
-            let (outcome, _) = active.write_aligned(tail, tail_pos).await;
+            let (outcome, _) = active.write_aligned(Arc::new(tail), tail_pos).await;
             outcome.map_err(|e| EngineError::io("write payload and trailer", &segment.path, e))?;
             return sync_commit(inner, active).await;
         }
         // Buffers are whole blocks long, so the padding always fits.
         assert!(tail.remaining() >= gap, "payload buffers hold whole blocks");
         tail.push_zeros(gap);
-        let (outcome, _) = active.write_aligned(tail, tail_pos).await;
+        let (outcome, _) = active.write_aligned(Arc::new(tail), tail_pos).await;
         outcome.map_err(|e| EngineError::io("write payload", &segment.path, e))?;
     }
     let mut block = AlignedBuf::with_capacity(encoded.len());
     block.extend_from_slice(&encoded);
-    let (outcome, _) = active.write_aligned(block, at).await;
+    let (outcome, _) = active.write_aligned(Arc::new(block), at).await;
     outcome.map_err(|e| EngineError::io("write record trailer", &segment.path, e))?;
     sync_commit(inner, active).await
 }
@@ -661,17 +666,32 @@ pub struct Upload {
     reservation: Option<Reservation>,
     head: RecordHead,
     received_bytes: u64,
-    hasher: blake3::Hasher,
-    chunk_crcs: Vec<u32>,
-    chunk_crc: u32,
-    chunk_filled: u64,
+    /// Digest and chunk crcs, fed each buffer as it goes to the disk.
+    sums: PayloadSums,
     sniff: Vec<u8>,
     /// Payload gathered for the next write (4 KiB-aligned memory, so it can go `O_DIRECT`).
     buffer: AlignedBuf,
     /// File offset of `buffer[0]`, always on a block boundary.
     buffer_pos: u64,
-    in_flight: VecDeque<monoio::task::JoinHandle<(std::io::Result<()>, AlignedBuf)>>,
+    in_flight: VecDeque<BufferInFlight>,
     spare: Vec<AlignedBuf>,
+}
+
+/// A full buffer on its way to the disk, and its sums if they were taken apart.
+struct BufferInFlight {
+    write: monoio::task::JoinHandle<(std::io::Result<()>, Arc<AlignedBuf>)>,
+    /// Object offset of the buffer's first byte.
+    object_offset: u64,
+    sums: BufferSumsState,
+}
+
+enum BufferSumsState {
+    /// Summed in order with the upload's running sums already.
+    Added,
+    /// Being summed by a hashing thread.
+    Pending(PendingSums),
+    /// Summed apart on this thread, waiting for the buffers before it.
+    Ready(BufferSums),
 }
 
 impl Upload {
@@ -704,22 +724,11 @@ impl Upload {
             let take = (content_type::SNIFF_LEN_BYTES - self.sniff.len()).min(data.len());
             self.sniff.extend_from_slice(&data[..take]);
         }
-        self.hasher.update(data);
         self.received_bytes = total;
-        let chunk_size = u64::from(self.head.chunk_size);
         let capacity = self.inner.config.write_buffer_bytes;
         while !data.is_empty() {
-            let room_in_chunk = (chunk_size - self.chunk_filled) as usize;
-            let room_in_buffer = capacity - self.buffer.len();
-            let take = data.len().min(room_in_chunk).min(room_in_buffer);
+            let take = data.len().min(capacity - self.buffer.len());
             let (now, rest) = data.split_at(take);
-            self.chunk_crc = crc32c::crc32c_append(self.chunk_crc, now);
-            self.chunk_filled += take as u64;
-            if self.chunk_filled == chunk_size {
-                self.chunk_crcs.push(self.chunk_crc);
-                self.chunk_crc = 0;
-                self.chunk_filled = 0;
-            }
             self.buffer.extend_from_slice(now);
             // A full buffer goes to the disk now, unless it ends the object: then the commit
             // writes it with the trailer.
@@ -732,7 +741,8 @@ impl Upload {
         Ok(())
     }
 
-    /// Sends the buffer to the disk in the background, keeping a bounded number in flight.
+    /// Sends the buffer to the disk in the background, keeping a bounded number in flight,
+    /// and sums it: on a hashing thread if one is free, here otherwise.
     async fn submit(&mut self) -> Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
@@ -751,31 +761,80 @@ impl Upload {
             0,
             "only full buffers are submitted"
         );
+        let full = Arc::new(full);
         let pos = self.buffer_pos;
+        let object_offset = pos - (self.head.offset + BLOCK_LEN);
         self.buffer_pos += full.len() as u64;
         let active = self.active.clone();
         let writeback = self.inner.config.sync == SyncPolicy::Always && active.direct.is_none();
-        self.in_flight.push_back(monoio::spawn(async move {
-            let len = full.len() as u64;
-            let outcome = active.write_aligned(full, pos).await;
+        let written = full.clone();
+        let write = monoio::spawn(async move {
+            let len = written.len() as u64;
+            let outcome = active.write_aligned(written, pos).await;
             if writeback && outcome.0.is_ok() {
                 // Start the disk now rather than at commit: the fdatasync then finds little
                 // left to write, and the disk works while the upload is still hashing.
                 active.segment.file.start_writeback(pos, len);
             }
             outcome
-        }));
+        });
         // monoio hands queued operations to the kernel only when the thread runs out of ready
         // tasks; an upload fed from memory (or from a socket that always has data) would hold
         // this write back until its next real wait, a whole buffer of hashing later.
         crate::io::submit_queued_io().await;
+        let sums = if self.sums.sums_buffers_apart() {
+            let chunk_size = self.head.chunk_size;
+            let offered = self
+                .inner
+                .hash_pool
+                .as_ref()
+                .and_then(|pool| pool.offer(&full, object_offset, chunk_size));
+            let (counter, sums) = match offered {
+                Some(pending) => (
+                    &self.inner.buffers_hashed_off_core,
+                    BufferSumsState::Pending(pending),
+                ),
+                None => (
+                    &self.inner.buffers_hashed_on_core,
+                    BufferSumsState::Ready(sum_buffer(full.as_slice(), object_offset, chunk_size)),
+                ),
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            sums
+        } else {
+            self.sums.add(full.as_slice());
+            BufferSumsState::Added
+        };
+        self.in_flight.push_back(BufferInFlight {
+            write,
+            object_offset,
+            sums,
+        });
         Ok(())
     }
 
     async fn wait_oldest(&mut self) -> Result<()> {
-        if let Some(handle) = self.in_flight.pop_front() {
-            let (outcome, mut buffer) = handle.await;
-            outcome.map_err(|e| EngineError::io("write payload", &self.active.segment.path, e))?;
+        let Some(oldest) = self.in_flight.pop_front() else {
+            return Ok(());
+        };
+        let (outcome, buffer) = oldest.write.await;
+        let chunk_size = self.head.chunk_size;
+        match oldest.sums {
+            BufferSumsState::Added => {}
+            BufferSumsState::Ready(sums) => self.sums.add_summed(sums),
+            BufferSumsState::Pending(pending) => {
+                // A hashing thread that died with the job (it cannot, short of a bug) left
+                // the buffer to be summed here.
+                let sums = match pending.await {
+                    Ok(sums) => sums,
+                    Err(_) => sum_buffer(buffer.as_slice(), oldest.object_offset, chunk_size),
+                };
+                self.sums.add_summed(sums);
+            }
+        }
+        outcome.map_err(|e| EngineError::io("write payload", &self.active.segment.path, e))?;
+        // Both the write and the hashing thread are done with it: reuse it.
+        if let Ok(mut buffer) = Arc::try_unwrap(buffer) {
             buffer.clear();
             self.spare.push(buffer);
         }
@@ -798,7 +857,9 @@ impl Upload {
         while !self.in_flight.is_empty() {
             self.wait_oldest().await?;
         }
-        let digest = *self.hasher.finalize().as_bytes();
+        // The tail holds exactly the payload not yet written: the end of the object.
+        self.sums.add(self.buffer.as_slice());
+        let (digest, table) = self.sums.finish();
         if let Some(expected) = spec.expected_digest {
             if expected != digest {
                 return Err(EngineError::HashMismatch {
@@ -808,10 +869,6 @@ impl Upload {
                 });
             }
         }
-        if self.chunk_filled > 0 {
-            self.chunk_crcs.push(self.chunk_crc);
-        }
-        let table = std::mem::take(&mut self.chunk_crcs);
         debug_assert_eq!(
             table.len() as u64,
             chunk_count(self.head.payload_len, self.head.chunk_size)

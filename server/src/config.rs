@@ -90,6 +90,8 @@ pub struct ServerConfig {
     pub dev: bool,
     /// Upload payloads go to the disk with O_DIRECT (`StoreConfig::direct_writes`).
     pub direct_writes: bool,
+    /// Threads hashing upload buffers for the cores (`StoreConfig::hash_threads`).
+    pub hash_threads: usize,
     /// Limits.
     pub limits: Limits,
 }

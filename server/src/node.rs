@@ -125,6 +125,7 @@ impl Node {
             pinned_cache_bytes: lockable_bytes(config.limits.pinned_cache_bytes),
             prezeroed_segments: config.limits.prezeroed_segments,
             direct_writes: config.direct_writes,
+            hash_threads: config.hash_threads,
             ..StoreConfig::default()
         };
         let store = Store::open(data.join(layout::STORE_DIR), store_config)?;

@@ -87,6 +87,11 @@ pub fn store<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, 
             "directSegments": writes.direct_segments,
             "bufferedSegments": writes.buffered_segments,
         },
+        "payloadHashing": {
+            "threads": writes.hash_threads,
+            "buffersOffCore": writes.buffers_hashed_off_core,
+            "buffersOnCore": writes.buffers_hashed_on_core,
+        },
     });
     Ok(json_response(StatusCode::OK, body.to_string()))
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use colossus_engine::config::PREZEROED_SEGMENTS_MAX;
+use colossus_engine::hash_pool::HASH_THREADS_MAX;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::auth::keys::{CryptoScheme, KeyPair};
@@ -38,6 +39,11 @@ pub struct ServerArgs {
     /// just-uploaded objects cached.
     #[arg(long)]
     pub buffered_writes: bool,
+    /// Threads that hash upload payloads (blake3, chunk crcs) for the server threads, 1 MiB
+    /// at a time, whenever one is idle; 0 makes each server thread hash its own uploads
+    /// [default: the number of cores].
+    #[arg(long)]
+    pub hash_threads: Option<usize>,
     /// The node's key as a secret URI (`//Bob`, a mnemonic, `0x<seed>`), sr25519.
     #[arg(long, conflicts_with = "key_file")]
     pub key_uri: Option<String>,
@@ -147,6 +153,12 @@ impl ServerArgs {
         if let Some((flag, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(format!("{flag} must be at least 1"));
         }
+        let hash_threads = self
+            .hash_threads
+            .unwrap_or_else(|| colossus_engine::StoreConfig::default().hash_threads);
+        if hash_threads > HASH_THREADS_MAX {
+            return Err(format!("--hash-threads must be at most {HASH_THREADS_MAX}"));
+        }
         if limits.header_size_max_bytes < 1024 {
             return Err("--max-header-size must be at least 1024".into());
         }
@@ -157,6 +169,7 @@ impl ServerArgs {
             upload_auth: !self.disable_upload_auth,
             dev: self.dev,
             direct_writes: !self.buffered_writes,
+            hash_threads,
             limits,
         })
     }
