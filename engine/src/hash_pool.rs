@@ -1,8 +1,9 @@
 //! Threads that sum upload buffers (blake3 subtree + chunk crcs, see `payload_sums`) so a
 //! core that receives an upload does not also spend about half of its time hashing it. A
-//! buffer is offered to the pool only while a thread is free to take it; when every thread
-//! is busy the core sums the buffer itself, so a loaded node does no worse than without the
-//! pool, and one big upload on an otherwise quiet node gets a second core.
+//! buffer is offered to the pool only when no other buffer is waiting for a thread (so it
+//! waits at most for one buffer's hashing); when one is, every thread is busy and the core
+//! sums the buffer itself. One big upload on an otherwise quiet node so gets a second CPU,
+//! and on a loaded node the cores hash most of their own buffers, as without the pool.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -68,8 +69,9 @@ impl HashPool {
         })
     }
 
-    /// Hands `buffer` (starting `object_offset` bytes into its object) to a free thread, or
-    /// gives None when every thread already has work: the caller then sums it itself.
+    /// Hands `buffer` (starting `object_offset` bytes into its object) to the threads, or
+    /// gives None when a buffer is already waiting for one (every thread has work): the
+    /// caller then sums it itself.
     pub fn offer(
         &self,
         buffer: &Arc<AlignedBuf>,

@@ -1,8 +1,10 @@
 //! The write path. A [`Writer`] is one thread's lane into the store: it owns an active segment
 //! no other lane appends to, so uploads on different cores never share a lock on the data
-//! path. An [`Upload`] streams an object of known size into a reservation, hashing as bytes
-//! arrive and pipelining its writes; `commit` makes it durable (trailer write, then one fdatasync
-//! for payload and trailer, grouped across concurrent commits) before it becomes visible.
+//! path. An [`Upload`] streams an object of known size into a reservation, pipelining its
+//! writes and hashing each write buffer as it goes out (by a hashing thread unless they are
+//! all busy, see `hash_pool` and `payload_sums`); `commit` makes it durable (trailer write,
+//! then one fdatasync for payload and trailer, grouped across concurrent commits) before it
+//! becomes visible.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

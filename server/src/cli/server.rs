@@ -40,7 +40,7 @@ pub struct ServerArgs {
     #[arg(long)]
     pub buffered_writes: bool,
     /// Threads that hash upload payloads (blake3, chunk crcs) for the server threads, 1 MiB
-    /// at a time, whenever one is idle; 0 makes each server thread hash its own uploads
+    /// at a time, unless another buffer is already waiting for one; 0 makes each server thread hash its own uploads
     /// [default: the number of cores].
     #[arg(long)]
     pub hash_threads: Option<usize>,
