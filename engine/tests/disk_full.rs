@@ -2,8 +2,9 @@
 //! system is full; every refusal must be a clear `EngineError::NoSpace` (at the reservation or
 //! the index growth, never a SIGBUS or a half-visible object), committed objects stay
 //! readable, stats stay consistent and the store reopens; once space is freed, writing
-//! resumes. Two narrower scenarios pin down how space comes back (compaction) and that a
-//! commit never needs new space for the index.
+//! resumes. Narrower scenarios pin down how space comes back (compaction), that a commit
+//! never needs new space for the index, and that the pool of zero-filled segment files stops
+//! two segments short of a full disk.
 //!
 //! Needs root, losetup, mount and mkfs.ext4. Without them the test prints why and passes,
 //! except under CI (the CI variable set), where it fails.
@@ -611,4 +612,72 @@ fn commit_never_needs_new_space_for_the_index() {
     store.close().unwrap();
     let store = Store::open(&store_dir, config).unwrap();
     assert_eq!(store.stats().objects, last + 1);
+}
+
+/// The segment pool (`prezeroed_segments`) zero-fills files ahead of need, but never the file
+/// that would leave less than two segments' worth of free space: on a small file system it
+/// stops short of filling it, says why in its stats, and uploads still get segments (the
+/// ready files first, then new ones in the space it left).
+#[test]
+fn prezeroed_pool_stops_before_the_disk_is_full() {
+    let Some(fs) = loop_ext4(64 << 20, "prezeroed pool on a small disk") else {
+        return;
+    };
+    let store_dir = fs.mountpoint.join("store");
+    let segment_bytes: u64 = 4 << 20;
+    let config = StoreConfig {
+        prezeroed_segments: colossus_engine::config::PREZEROED_SEGMENTS_MAX,
+        ..config(SyncPolicy::Always)
+    };
+    assert_eq!(config.segment_size_bytes, segment_bytes);
+    let store = Store::open(&store_dir, config).unwrap();
+    // 16 files of 4 MiB would need all of the 64 MiB; the pool must stop well before.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let paused = loop {
+        let stats = store.segment_pool_stats();
+        if stats.last_error.is_some() {
+            break stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pool neither filled up nor paused in 60 s: {stats:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let free = free_bytes(&fs.mountpoint);
+    println!("pool paused: {paused:?}, {free} bytes free");
+    let reason = paused.last_error.clone().unwrap();
+    assert!(reason.contains("bytes free"), "{reason}");
+    assert!(
+        paused.ready_files >= 1 && paused.ready_files < 16,
+        "{paused:?}"
+    );
+    assert!(
+        free >= 2 * segment_bytes,
+        "the pool left {free} bytes, less than two segments"
+    );
+    // Uploads take the ready files, then allocate in the space the pool left.
+    let writer = store.writer();
+    let ready = paused.ready_files as u64;
+    // Two objects per 4 MiB segment: the ready files, then one segment more.
+    let objects = (ready + 1) * 2;
+    block_on(async {
+        for id in 1..=objects {
+            put(&writer, id, 1_500_000)
+                .await
+                .unwrap_or_else(|(phase, e)| panic!("object {id} at {phase:?}: {e}"));
+        }
+        for id in 1..=objects {
+            assert_eq!(store.read_to_vec(id).await.unwrap().len(), 1_500_000);
+        }
+    });
+    println!(
+        "after {objects} uploads: {:?}, {:?}, {} bytes free",
+        store.stats(),
+        store.segment_pool_stats(),
+        free_bytes(&fs.mountpoint)
+    );
+    assert!(store.stats().segments > ready, "{:?}", store.stats());
+    drop(writer);
+    store.close().unwrap();
 }
