@@ -302,8 +302,11 @@ pub const REFUSED_BODY_DRAIN_MAX_BYTES: u64 = 1 << 20;
 const REFUSED_BODY_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs a handler that consumes the request body; if it refuses the request, reads and drops
-/// what is left of a small body (see [`REFUSED_BODY_DRAIN_MAX_BYTES`]) unless the client asked
-/// for `100-continue`, in which case it has not sent the body and will not.
+/// what is left of a small body (see [`REFUSED_BODY_DRAIN_MAX_BYTES`]). A client that asked
+/// for `100-continue` sends the body only once told to continue, which hyper does when the
+/// handler first reads it: such a body is drained only if the handler read part of it (the
+/// length left to read went down), otherwise it was never asked for and will not come. A
+/// refusal that leaves body bytes unread answers `Connection: close`.
 pub async fn refusing_politely<F>(
     request: Request<Incoming>,
     handler: F,
@@ -316,17 +319,35 @@ where
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let (head, mut body) = request.into_parts();
+    let length_before = hyper::body::Body::size_hint(&body).exact();
     let outcome = handler(&head, &mut body).await;
-    if outcome.is_err() && !expects_continue {
+    let body_was_read = hyper::body::Body::size_hint(&body).exact() != length_before;
+    let Err(error) = outcome else {
+        return outcome;
+    };
+    let mut drained = hyper::body::Body::is_end_stream(&body);
+    if !drained && (!expects_continue || body_was_read) {
         let mut dropped = 0u64;
         while dropped <= REFUSED_BODY_DRAIN_MAX_BYTES {
             match next_body_bytes(&mut body, REFUSED_BODY_DRAIN_TIMEOUT).await {
                 Ok(Some(bytes)) => dropped += bytes.len() as u64,
-                Ok(None) | Err(_) => break,
+                Ok(None) => {
+                    drained = true;
+                    break;
+                }
+                Err(_) => break,
             }
         }
     }
-    outcome
+    let mut response = error_response(&error);
+    if !drained {
+        // Body left unread: hyper closes the connection after this answer (it cannot find the
+        // next request). Saying so tells the client not to send another on it.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(response)
 }
 
 /// Parses an id given as text (`^\d+$`, fitting a u64); `what` names it in the error.
