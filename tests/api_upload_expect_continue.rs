@@ -62,6 +62,21 @@ fn connection_still_serves(stream: &mut TcpStream, buf: &mut Vec<u8>) {
     assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
 }
 
+/// Sent as is, or in chunked transfer coding (no length for the node to go by).
+fn framed(body: &[u8], chunked: bool) -> (String, Vec<u8>) {
+    if !chunked {
+        return (format!("Content-Length: {}", body.len()), body.to_vec());
+    }
+    let mut out = Vec::new();
+    for piece in body.chunks(50_000) {
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    ("Transfer-Encoding: chunked".to_owned(), out)
+}
+
 #[test]
 fn refused_after_100_continue_the_body_is_drained_and_the_connection_kept() {
     let node = Node::start_dev(&["--disable-upload-auth"]);
@@ -71,14 +86,14 @@ fn refused_after_100_continue_the_body_is_drained_and_the_connection_kept() {
         ("storageBucketId", "0"),
         ("bagId", "dynamic:channel:1"),
     ];
-    let body = multipart(BOUNDARY, &fields, &content(999, 256 << 10));
-    for round in 0..3 {
+    let multipart_body = multipart(BOUNDARY, &fields, &content(999, 256 << 10));
+    for (round, chunked) in [false, true, false, true].into_iter().enumerate() {
+        let (framing, body) = framed(&multipart_body, chunked);
         let mut stream = raw_connect(&node);
         let mut buf = Vec::new();
         let head = format!(
             "POST /api/v1/files HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; \
-             boundary={BOUNDARY}\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
-            body.len()
+             boundary={BOUNDARY}\r\n{framing}\r\nExpect: 100-continue\r\n\r\n"
         );
         stream.write_all(head.as_bytes()).unwrap();
         let (interim, _) = read_response(&mut stream, &mut buf);
@@ -96,6 +111,10 @@ fn refused_after_100_continue_the_body_is_drained_and_the_connection_kept() {
             "round {round}: {head}{answer}"
         );
         assert!(answer.contains("\"type\""), "round {round}: {answer}");
+        assert!(
+            !head.to_ascii_lowercase().contains("connection: close"),
+            "round {round}: a drained body leaves the connection open: {head}"
+        );
         connection_still_serves(&mut stream, &mut buf);
     }
     node.stop();

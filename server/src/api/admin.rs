@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::query::query_param;
+use super::request_body::RequestBody;
 use super::{json_response, read_small_body, ApiBody, ApiError};
 use crate::compat::bag_id::BagId;
 use crate::ledger::embedded::SnapshotObjects;
@@ -150,7 +150,7 @@ pub fn next_object_id<B>(core: &Core, request: &Request<B>) -> Result<Response<A
 pub async fn apply(
     core: &Core,
     head: &http::request::Parts,
-    body: &mut Incoming,
+    body: &mut RequestBody,
 ) -> Result<Response<ApiBody>, ApiError> {
     let ledger = authorize(core, &head.headers)?;
     let max = core.node.config.limits.json_body_max_bytes;

@@ -3,8 +3,8 @@
 //! signing account controls the member, and the token is signed with the node's key.
 
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 
+use super::request_body::RequestBody;
 use super::{json_response, now_unix_ms, read_small_body, ApiBody, ApiError};
 use crate::auth::token_request::{
     verify_token_request, TokenRequestError, MAX_TOKEN_REQUEST_BYTES,
@@ -16,7 +16,7 @@ use crate::runtime::Core;
 pub async fn auth_token(
     core: &Core,
     head: &http::request::Parts,
-    body: &mut Incoming,
+    body: &mut RequestBody,
 ) -> Result<Response<ApiBody>, ApiError> {
     let max = MAX_TOKEN_REQUEST_BYTES.min(core.node.config.limits.json_body_max_bytes);
     let body = read_small_body(core, head, body, max).await?;

@@ -7,15 +7,16 @@ pub mod body;
 pub mod error;
 pub mod files;
 pub mod query;
+pub mod request_body;
 pub mod state;
 pub mod upload;
 
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 
+use self::request_body::RequestBody;
 use crate::runtime::Core;
 pub use body::ApiBody;
 pub use error::ApiError;
@@ -238,42 +239,11 @@ pub fn error_response(error: &ApiError) -> Response<ApiBody> {
     response
 }
 
-/// Waits for the next body frame, at most `timeout`; None at the end of the body.
-pub async fn next_body_bytes(
-    body: &mut Incoming,
-    timeout: std::time::Duration,
-) -> Result<Option<Bytes>, ApiError> {
-    loop {
-        let frame = monoio::time::timeout(timeout, body.frame())
-            .await
-            .map_err(|_| {
-                ApiError::Timeout(format!(
-                    "no request body bytes arrived for {} ms",
-                    timeout.as_millis()
-                ))
-            })?;
-        match frame {
-            None => return Ok(None),
-            Some(Err(e)) => {
-                return Err(ApiError::BadRequest(format!(
-                    "reading the request body: {e}"
-                )))
-            }
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    return Ok(Some(data));
-                }
-                // Trailers carry nothing we use.
-            }
-        }
-    }
-}
-
 /// Reads a whole (small) body, refusing more than `max_bytes`.
 pub async fn read_small_body(
     core: &Core,
     head: &http::request::Parts,
-    body: &mut Incoming,
+    body: &mut RequestBody,
     max_bytes: usize,
 ) -> Result<Bytes, ApiError> {
     let too_large = || ApiError::TooLarge(format!("request body exceeds {max_bytes} bytes"));
@@ -284,7 +254,7 @@ pub async fn read_small_body(
     }
     let timeout = std::time::Duration::from_millis(core.node.config.limits.body_read_timeout_ms);
     let mut collected = bytes::BytesMut::new();
-    while let Some(data) = next_body_bytes(body, timeout).await? {
+    while let Some(data) = body.next_bytes(timeout).await? {
         if collected.len() + data.len() > max_bytes {
             return Err(too_large());
         }
@@ -304,32 +274,30 @@ const REFUSED_BODY_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::fro
 /// Runs a handler that consumes the request body; if it refuses the request, reads and drops
 /// what is left of a small body (see [`REFUSED_BODY_DRAIN_MAX_BYTES`]). A client that asked
 /// for `100-continue` sends the body only once told to continue, which hyper does when the
-/// handler first reads it: such a body is drained only if the handler read part of it (the
-/// length left to read went down), otherwise it was never asked for and will not come. A
-/// refusal that leaves body bytes unread answers `Connection: close`.
+/// handler first reads it: such a body is drained only if the handler asked for it, otherwise
+/// it will not come. A refusal that leaves body bytes unread answers `Connection: close`.
 pub async fn refusing_politely<F>(
     request: Request<Incoming>,
     handler: F,
 ) -> Result<Response<ApiBody>, ApiError>
 where
-    F: AsyncFnOnce(&http::request::Parts, &mut Incoming) -> Result<Response<ApiBody>, ApiError>,
+    F: AsyncFnOnce(&http::request::Parts, &mut RequestBody) -> Result<Response<ApiBody>, ApiError>,
 {
     let expects_continue = request
         .headers()
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let (head, mut body) = request.into_parts();
-    let length_before = hyper::body::Body::size_hint(&body).exact();
+    let (head, incoming) = request.into_parts();
+    let mut body = RequestBody::new(incoming);
     let outcome = handler(&head, &mut body).await;
-    let body_was_read = hyper::body::Body::size_hint(&body).exact() != length_before;
     let Err(error) = outcome else {
         return outcome;
     };
-    let mut drained = hyper::body::Body::is_end_stream(&body);
-    if !drained && (!expects_continue || body_was_read) {
+    let mut drained = body.is_end_stream();
+    if !drained && (!expects_continue || body.was_asked_for()) {
         let mut dropped = 0u64;
         while dropped <= REFUSED_BODY_DRAIN_MAX_BYTES {
-            match next_body_bytes(&mut body, REFUSED_BODY_DRAIN_TIMEOUT).await {
+            match body.next_bytes(REFUSED_BODY_DRAIN_TIMEOUT).await {
                 Ok(Some(bytes)) => dropped += bytes.len() as u64,
                 Ok(None) => {
                     drained = true;

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use colossus_engine::{CommitSpec, UploadSpec};
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::query::query_param;
-use super::{json_response, next_body_bytes, now_unix_ms, parse_decimal_id, ApiBody, ApiError};
+use super::request_body::RequestBody;
+use super::{json_response, now_unix_ms, parse_decimal_id, ApiBody, ApiError};
 use crate::compat::bag_id::BagId;
 use crate::http::multipart::{self, Event, MultipartLimits, MultipartParser};
 use crate::ledger::DataObject;
@@ -80,7 +80,7 @@ struct Admitted {
 
 /// The body as a stream of multipart events.
 struct MultipartBody<'a> {
-    body: &'a mut Incoming,
+    body: &'a mut RequestBody,
     parser: MultipartParser,
     timeout: Duration,
     ended: bool,
@@ -99,7 +99,7 @@ impl MultipartBody<'_> {
                     "the multipart body ended before its closing boundary".into(),
                 ));
             }
-            match next_body_bytes(self.body, self.timeout).await? {
+            match self.body.next_bytes(self.timeout).await? {
                 Some(bytes) => self.parser.push(bytes),
                 None => self.ended = true,
             }
@@ -115,7 +115,7 @@ fn multipart_error(error: multipart::MultipartError) -> ApiError {
 pub async fn upload(
     core: &Core,
     request: &http::request::Parts,
-    body: &mut Incoming,
+    body: &mut RequestBody,
 ) -> Result<Response<ApiBody>, ApiError> {
     let node = &core.node;
     let limits = &node.config.limits;
