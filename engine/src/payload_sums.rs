@@ -114,20 +114,10 @@ impl PayloadSums {
         }
     }
 
-    /// Whether a full buffer may be summed apart with [`sum_buffer`] (at [`Self::next_offset`])
-    /// and handed in with [`Self::add_summed`].
+    /// Whether a full buffer may be summed apart with [`sum_buffer`] (at its offset in the
+    /// object) and handed in, in order, with [`Self::add_summed`].
     pub fn sums_buffers_apart(&self) -> bool {
         matches!(self.mode, Mode::Subtrees { .. })
-    }
-
-    /// Object offset of the next bytes to sum.
-    pub fn next_offset(&self) -> u64 {
-        self.summed_bytes
-    }
-
-    /// The record's chunk size.
-    pub fn chunk_size(&self) -> u32 {
-        self.chunk_size
     }
 
     /// Sums the next bytes of the payload here. In buffer mode they must be one whole buffer,
@@ -269,9 +259,9 @@ mod tests {
     /// Feeds `data` buffer by buffer, each buffer summed apart when the mode allows.
     fn by_buffers(data: &[u8], chunk_size: u32, buffer_len: usize) -> ([u8; 32], Vec<u32>) {
         let mut sums = PayloadSums::new(data.len() as u64, chunk_size, buffer_len as u64);
-        for buffer in data.chunks(buffer_len) {
+        for (i, buffer) in data.chunks(buffer_len).enumerate() {
             if sums.sums_buffers_apart() {
-                let apart = sum_buffer(buffer, sums.next_offset(), sums.chunk_size());
+                let apart = sum_buffer(buffer, (i * buffer_len) as u64, chunk_size);
                 sums.add_summed(apart);
             } else {
                 sums.add(buffer);
