@@ -61,9 +61,9 @@ pub struct StoreConfig {
     /// work, but an object just uploaded is read from the disk the first time.
     pub direct_writes: bool,
     /// Threads that hash upload buffers (blake3 and chunk crcs) for the cores that receive
-    /// them (`hash_pool`). A buffer goes to them only when no other is waiting, so they lend
-    /// an upload on a quiet node a second CPU, and on a busy node the cores hash most of
-    /// their own buffers. 0: every core hashes its own uploads. Default: one per CPU.
+    /// them (`hash_pool`). A buffer goes to them only when no other is waiting (the core
+    /// hashes it otherwise), so they lend an upload on a quiet node a second CPU and at most
+    /// one buffer waits for them. 0: every core hashes its own uploads. Default: one per CPU.
     pub hash_threads: usize,
 }
 

@@ -2,8 +2,8 @@
 //! core that receives an upload does not also spend about half of its time hashing it. A
 //! buffer is offered to the pool only when no other buffer is waiting for a thread (so it
 //! waits at most for one buffer's hashing); when one is, every thread is busy and the core
-//! sums the buffer itself. One big upload on an otherwise quiet node so gets a second CPU,
-//! and on a loaded node the cores hash most of their own buffers, as without the pool.
+//! sums the buffer itself. One big upload on an otherwise quiet node so gets a second CPU;
+//! on a loaded node the cores keep hashing whatever the threads cannot take at once.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
