@@ -348,20 +348,37 @@ pub fn sync_dir_std(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
 
-/// Takes an exclusive advisory `flock` on `file` without waiting: `Ok(false)` when another
-/// open file description holds one. The lock lasts until every descriptor of this open file
-/// description is closed; two processes writing one store or journal would damage it.
+/// How long [`try_lock_exclusive`] keeps trying while the lock is held, before it answers that
+/// someone else holds it. A child process being spawned by any thread of this process holds a
+/// copy of every descriptor, the lock file's among them, from its fork until its exec: for that
+/// moment a lock this process has just let go of still looks held. Another process that really
+/// holds the lock keeps it far longer than this, and is then refused.
+pub const LOCK_HANDOVER_WAIT_MS: u64 = 500;
+
+/// Pause between attempts while waiting for the lock.
+const LOCK_RETRY_INTERVAL_MS: u64 = 2;
+
+/// Takes an exclusive advisory `flock` on `file`: `Ok(false)` when another open file
+/// description still holds one after [`LOCK_HANDOVER_WAIT_MS`]. The lock lasts until every
+/// descriptor of this open file description is closed; two processes writing one store or
+/// journal would damage it.
 pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
-    // SAFETY: flock on a descriptor `file` keeps open for the call; no memory is passed.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(error)
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(LOCK_HANDOVER_WAIT_MS);
+    loop {
+        // SAFETY: flock on a descriptor `file` keeps open for the call; no memory is passed.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(error);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(LOCK_RETRY_INTERVAL_MS));
     }
 }
 
@@ -378,8 +395,28 @@ mod tests {
         assert!(try_lock_exclusive(&holder).expect("lock"));
         // A second open file description, as another process would have.
         let other = open();
+        let asked = std::time::Instant::now();
         assert!(!try_lock_exclusive(&other).expect("try lock"));
+        assert!(asked.elapsed() >= std::time::Duration::from_millis(LOCK_HANDOVER_WAIT_MS));
         drop(holder);
         assert!(try_lock_exclusive(&other).expect("lock after release"));
+    }
+
+    /// A holder that lets go within the handover wait (as a spawned child does at its exec)
+    /// does not make the lock look taken.
+    #[test]
+    fn a_lock_released_during_the_handover_wait_is_taken() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("LOCK");
+        let open = || File::create(&path).expect("open");
+        let holder = open();
+        assert!(try_lock_exclusive(&holder).expect("lock"));
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(LOCK_HANDOVER_WAIT_MS / 5));
+            drop(holder);
+        });
+        let other = open();
+        assert!(try_lock_exclusive(&other).expect("lock once the holder lets go"));
+        releaser.join().expect("releaser");
     }
 }
