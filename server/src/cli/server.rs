@@ -41,7 +41,7 @@ pub struct ServerArgs {
     pub buffered_writes: bool,
     /// Threads that hash upload payloads (blake3, chunk crcs) for the server threads, 1 MiB
     /// at a time, unless another buffer is already waiting for one; 0 makes each server thread hash its own uploads
-    /// [default: the number of cores].
+    /// [default: one fewer than the cores, at least 1].
     #[arg(long)]
     pub hash_threads: Option<usize>,
     /// The node's key as a secret URI (`//Bob`, a mnemonic, `0x<seed>`), sr25519.
