@@ -15,6 +15,8 @@ use common::small_config;
 /// Close-and-reopen cycles, and the bound on the whole test.
 const REOPENS: usize = 300;
 const TEST_TIME_MAX: Duration = Duration::from_secs(60);
+/// How long a refused reopen is retried before the test gives up on the store.
+const REOPEN_WAIT_MAX: Duration = Duration::from_secs(10);
 
 #[test]
 fn reopening_right_after_close_is_not_refused_by_spawning_children() {
@@ -47,11 +49,17 @@ fn reopening_right_after_close_is_not_refused_by_spawning_children() {
             Err(error) => {
                 refused.push(format!("round {round}: {error}"));
                 // The lock comes free once the child execs; take it to go on.
+                let waited_since = Instant::now();
                 loop {
-                    if let Ok(store) = Store::open(dir.path(), small_config()) {
-                        break store;
+                    match Store::open(dir.path(), small_config()) {
+                        Ok(store) => break store,
+                        Err(error) if waited_since.elapsed() > REOPEN_WAIT_MAX => {
+                            panic!(
+                                "round {round}: still refused after {REOPEN_WAIT_MAX:?}: {error}"
+                            )
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(1)),
                     }
-                    std::thread::sleep(Duration::from_millis(1));
                 }
             }
         };
