@@ -10,8 +10,8 @@
 //! (`StoreConfig::direct_writes`); `sync_always_buffered` is the same put through the page
 //! cache, the default until 2026-11-29, side by side. Every put here hashes on the core that
 //! streams it (`hash_threads: 0`), as the target asks; `sync_always_hash_threads` is the same
-//! put with the default hashing threads (`StoreConfig::hash_threads`, one fewer than the CPUs, at least one) summing
-//! its 1 MiB buffers beside it.
+//! put with the default hashing threads (`StoreConfig::hash_threads`, one fewer than the
+//! CPUs, at least one) summing its 1 MiB buffers beside it.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -514,8 +514,9 @@ fn parent_dir(path: &Path) -> &Path {
 /// How often [`open_locked`] reopens after finding that the file it locked was replaced.
 const OPEN_LOCKED_ATTEMPTS_MAX: u32 = 8;
 
-/// Opens (or creates) the journal for append and takes its exclusive lock, failing at once if
-/// another process holds it; whether the file was created. The lock must be on the file that
+/// Opens (or creates) the journal for append and takes its exclusive lock, failing if another
+/// process holds it (after the short handover wait of `try_lock_exclusive`); whether the file
+/// was created. The lock must be on the file that
 /// has the name: a file opened just before another process's compaction renamed a replacement
 /// over it can be locked once that process lets go of it, yet is no longer the journal, so
 /// after locking the name is checked to still lead to the locked file, and reopened if not.
@@ -554,8 +555,9 @@ fn is_at(file: &File, path: &Path) -> io::Result<bool> {
     }
 }
 
-/// Takes the exclusive lock, failing at once if another open file description holds it: two
-/// processes appending to one journal would interleave and damage it.
+/// Takes the exclusive lock, failing if another open file description still holds it after
+/// `try_lock_exclusive`'s handover wait: two processes appending to one journal would
+/// interleave and damage it.
 fn lock_exclusive(file: &File) -> io::Result<()> {
     if try_lock_exclusive(file)? {
         Ok(())
