@@ -65,8 +65,7 @@ pub struct StoreConfig {
     /// hashes it otherwise), so they lend an upload on a quiet node a second CPU and at most
     /// one buffer waits for them. 0: every core hashes its own uploads. Default: one fewer than
     /// the CPUs, at least one (measured on 2 vCPUs: one thread uploaded a single 1 GiB stream
-    /// 2-6% faster than two, alternated three times, and 64 streams at the same rate; a
-    /// thread per CPU beside a core thread per CPU only adds switching).
+    /// 2-6% faster than two, alternated three times, and 64 streams at the same rate).
     pub hash_threads: usize,
 }
 

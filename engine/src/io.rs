@@ -386,15 +386,20 @@ pub fn try_lock_exclusive(file: &File) -> io::Result<bool> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn exclusive_lock_is_refused_while_held_and_free_after() {
+    /// A locked file and a second open file description of it (as another process would
+    /// have), with the directory that holds them.
+    fn held_and_other() -> (tempfile::TempDir, File, File) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("LOCK");
-        let open = || File::create(&path).expect("open");
-        let holder = open();
+        let holder = File::create(&path).expect("open");
         assert!(try_lock_exclusive(&holder).expect("lock"));
-        // A second open file description, as another process would have.
-        let other = open();
+        let other = File::create(&path).expect("open again");
+        (dir, holder, other)
+    }
+
+    #[test]
+    fn exclusive_lock_is_refused_while_held_and_free_after() {
+        let (_dir, holder, other) = held_and_other();
         let asked = std::time::Instant::now();
         assert!(!try_lock_exclusive(&other).expect("try lock"));
         assert!(asked.elapsed() >= std::time::Duration::from_millis(LOCK_HANDOVER_WAIT_MS));
@@ -406,16 +411,11 @@ mod tests {
     /// does not make the lock look taken.
     #[test]
     fn a_lock_released_during_the_handover_wait_is_taken() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("LOCK");
-        let open = || File::create(&path).expect("open");
-        let holder = open();
-        assert!(try_lock_exclusive(&holder).expect("lock"));
+        let (_dir, holder, other) = held_and_other();
         let releaser = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(LOCK_HANDOVER_WAIT_MS / 5));
             drop(holder);
         });
-        let other = open();
         assert!(try_lock_exclusive(&other).expect("lock once the holder lets go"));
         releaser.join().expect("releaser");
     }
