@@ -9,13 +9,17 @@ use common::*;
 
 const BAG: &str = "dynamic:channel:7";
 
-/// 3 MiB + 123 bytes: four 1 MiB write buffers, the first three hashed apart (the last one is
-/// hashed with the commit).
-const SIZE_BYTES: usize = 3 * (1 << 20) + 123;
+/// Three write buffers and 123 bytes: four buffers, the first three hashed apart (the last one
+/// is hashed with the commit).
 const BUFFERS_APART: u64 = 3;
 
+fn size_bytes() -> usize {
+    let write_buffer_bytes = colossus_engine::config::StoreConfig::default().write_buffer_bytes;
+    BUFFERS_APART as usize * write_buffer_bytes + 123
+}
+
 fn upload_read_back_and_count(node: &Node) -> serde_json::Value {
-    let bytes = content(41, SIZE_BYTES);
+    let bytes = content(41, size_bytes());
     put(node, 41, BAG, &bytes).assert_status(201);
     let answer = get(&node.url("/files/41"));
     answer.assert_status(200);

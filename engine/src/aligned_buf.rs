@@ -1,6 +1,13 @@
 //! A byte buffer whose memory starts on a 4 KiB boundary, as `O_DIRECT` writes require of
 //! the memory they read from (besides an aligned file offset and length). Upload payloads are
 //! gathered in these, so the same buffer can go to the disk with or without the page cache.
+//!
+//! A buffer whose size is a whole number of huge pages (2 MiB) starts on a huge-page boundary
+//! and asks the kernel for transparent huge pages (`MADV_HUGEPAGE`; honoured when
+//! /sys/kernel/mm/transparent_hugepage/enabled is `always` or `madvise`). Each `O_DIRECT`
+//! write pins the pages it reads from, and the copy into the buffer and its hashing walk the
+//! pages: one huge page instead of 512 small ones took a quarter of the node's CPU time per
+//! uploaded byte away (docs/BENCHMARKS.md, 2026-11-29).
 
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;
@@ -8,6 +15,9 @@ use std::ptr::NonNull;
 /// Alignment of the buffer's memory: a page, which covers every logical block size a Linux
 /// block device reports (512 to 4096).
 pub const BUFFER_ALIGN_BYTES: usize = 4096;
+
+/// Size (and alignment) of an x86-64 transparent huge page.
+pub const HUGE_PAGE_BYTES: usize = 2 << 20;
 
 /// A fixed-capacity, 4 KiB-aligned byte buffer. Its capacity never changes: writes past it
 /// are refused by assertion, since every caller sizes the buffer up front.
@@ -24,7 +34,9 @@ unsafe impl Send for AlignedBuf {}
 unsafe impl Sync for AlignedBuf {}
 
 impl AlignedBuf {
-    /// An empty buffer holding up to `capacity` bytes (at least one page is allocated).
+    /// An empty buffer holding up to `capacity` bytes (at least one page is allocated);
+    /// backed by huge pages where the kernel gives them if `capacity` is a multiple of
+    /// [`HUGE_PAGE_BYTES`].
     pub fn with_capacity(capacity: usize) -> Self {
         let layout = Self::layout(capacity);
         // SAFETY: the layout has a non-zero size (at least one page).
@@ -32,6 +44,12 @@ impl AlignedBuf {
         let Some(ptr) = NonNull::new(raw) else {
             alloc::handle_alloc_error(layout)
         };
+        if layout.align() == HUGE_PAGE_BYTES {
+            // Advice only: where huge pages are off, or none is free when the buffer is first
+            // written, the kernel uses small pages and nothing else changes.
+            // SAFETY: the range is exactly the allocation just made, which nothing else uses.
+            unsafe { libc::madvise(raw.cast(), layout.size(), libc::MADV_HUGEPAGE) };
+        }
         Self {
             ptr,
             len: 0,
@@ -44,7 +62,12 @@ impl AlignedBuf {
             .max(1)
             .checked_next_multiple_of(BUFFER_ALIGN_BYTES)
             .expect("buffer capacity overflows usize");
-        Layout::from_size_align(size, BUFFER_ALIGN_BYTES).expect("page-aligned layout is valid")
+        let align = if size % HUGE_PAGE_BYTES == 0 {
+            HUGE_PAGE_BYTES
+        } else {
+            BUFFER_ALIGN_BYTES
+        };
+        Layout::from_size_align(size, align).expect("page-aligned layout is valid")
     }
 
     /// Bytes held.
@@ -148,6 +171,16 @@ mod tests {
             assert_eq!(buf.remaining(), 0);
             buf.clear();
             assert_eq!(buf.len(), 0);
+        }
+    }
+
+    #[test]
+    fn whole_huge_pages_start_on_a_huge_page() {
+        for capacity in [HUGE_PAGE_BYTES, 2 * HUGE_PAGE_BYTES] {
+            let mut buf = AlignedBuf::with_capacity(capacity);
+            assert_eq!(buf.as_slice().as_ptr() as usize % HUGE_PAGE_BYTES, 0);
+            buf.push_zeros(capacity);
+            assert_eq!(buf.len(), capacity);
         }
     }
 

@@ -23,6 +23,9 @@ const PINNED_WINDOWS_LIMIT: usize = 60_000;
 /// Zero-filled segment files kept ready at most (each is a whole segment of disk space).
 pub const PREZEROED_SEGMENTS_MAX: usize = 16;
 
+/// Write buffers a lane shares among its uploads by default: 16 of 2 MiB, 32 MiB per core.
+pub const WRITE_BUFFERS_PER_LANE_DEFAULT: usize = 16;
+
 /// Configuration of an open store.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -40,8 +43,14 @@ pub struct StoreConfig {
     pub reservations_max: u64,
     /// Space allocated ahead of the append position in a segment, per step.
     pub preallocate_step_bytes: u64,
-    /// Size of each write submitted while streaming an upload.
+    /// Size of each write submitted while streaming an upload. A multiple of 2 MiB gets
+    /// huge-page buffers (`aligned_buf`), which cost the CPU much less per byte.
     pub write_buffer_bytes: usize,
+    /// Write buffers each lane (core) shares among its uploads (`write_buffers`): past this
+    /// many, each upload holds at most two (the one it fills, the one being written) instead
+    /// of `writes_in_flight_max + 1`, and at most this many stay allocated idle between
+    /// uploads.
+    pub write_buffers_per_lane: usize,
     /// Writes of one upload in flight at once (pipelines hashing with disk writes).
     pub writes_in_flight_max: usize,
     /// Size of each read while streaming an object out (a multiple of the chunk size is best).
@@ -79,7 +88,8 @@ impl Default for StoreConfig {
             object_size_max_bytes: 60 << 30,
             reservations_max: 4096,
             preallocate_step_bytes: 64 << 20,
-            write_buffer_bytes: 1 << 20,
+            write_buffer_bytes: 2 << 20,
+            write_buffers_per_lane: WRITE_BUFFERS_PER_LANE_DEFAULT,
             writes_in_flight_max: 4,
             read_buffer_bytes: 1 << 20,
             checkpoint_interval_ms: 5_000,

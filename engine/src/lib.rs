@@ -27,6 +27,7 @@ pub mod segment;
 pub mod segment_pool;
 pub mod store;
 pub mod sync_gate;
+pub mod write_buffers;
 pub mod writer;
 
 pub use compaction::CompactionReport;

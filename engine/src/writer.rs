@@ -28,6 +28,7 @@ use crate::record::{
 use crate::segment::{self, Segment, SegmentState, FIRST_RECORD_OFFSET, SEGMENTS_DIR};
 use crate::store::{now_unix_ms, ObjectMeta, Store, StoreInner};
 use crate::sync_gate::SyncGate;
+use crate::write_buffers::{BufferLease, WriteBuffers};
 
 /// A segment this lane appends to, with its group-commit gate.
 pub(crate) struct ActiveSegment {
@@ -56,6 +57,8 @@ impl ActiveSegment {
 pub struct Writer {
     pub(crate) store: Store,
     active: RefCell<Option<Rc<ActiveSegment>>>,
+    /// Payload buffers, shared by this lane's uploads.
+    buffers: Rc<WriteBuffers>,
 }
 
 /// What to reserve for an upload.
@@ -114,9 +117,11 @@ impl Store {
     /// A writer lane for the calling thread. Create one per thread (per core) and share it
     /// between that thread's tasks.
     pub fn writer(&self) -> Writer {
+        let config = &self.inner.config;
         Writer {
             store: self.clone(),
             active: RefCell::new(None),
+            buffers: WriteBuffers::new(config.write_buffer_bytes, config.write_buffers_per_lane),
         }
     }
 }
@@ -347,6 +352,7 @@ impl Writer {
             .write_all_at_blocking(&head.encode(&inner.key), reservation.offset)
             .map_err(|e| EngineError::io("write record head", &active.segment.path, e))?;
         let payload_at = reservation.offset + BLOCK_LEN;
+        let mut buffers = self.buffers.lease();
         Ok(Upload {
             inner: inner.clone(),
             active,
@@ -359,14 +365,17 @@ impl Writer {
                 inner.config.write_buffer_bytes as u64,
             ),
             sniff: Vec::new(),
-            buffer: AlignedBuf::with_capacity(first_buffer_bytes(
+            buffer: match first_buffer_bytes(
                 spec.size_bytes,
                 chunk_size,
                 inner.config.write_buffer_bytes,
-            )),
+            ) {
+                full if full == buffers.capacity_bytes() => buffers.take(),
+                exact => AlignedBuf::with_capacity(exact),
+            },
             buffer_pos: payload_at,
             in_flight: VecDeque::new(),
-            spare: Vec::new(),
+            buffers,
         })
     }
 
@@ -561,6 +570,11 @@ impl Writer {
         }
     }
 
+    /// Write buffers of this lane taken by uploads now, and idle (`write_buffers`).
+    pub fn write_buffer_counts(&self) -> (usize, usize) {
+        (self.buffers.taken_count(), self.buffers.idle_count())
+    }
+
     /// Id of this lane's active segment, if any.
     pub(crate) fn active_segment_id(&self) -> Option<u32> {
         self.active.borrow().as_ref().map(|a| a.segment.id)
@@ -595,6 +609,8 @@ fn block_round(len: u64) -> usize {
 /// acknowledged, and the scan after a crash checks every chunk of every record past the
 /// checkpoint against the trailer's crc table, so such a record is reported and never served.
 /// Records before the checkpoint's frontier were all synced before it was written.
+///
+/// Gives back the tail's buffer, written, for reuse.
 async fn write_trailer_durably(
     inner: &StoreInner,
     active: &ActiveSegment,
@@ -602,7 +618,7 @@ async fn write_trailer_durably(
     table: &[u32],
     tail: Option<AlignedBuf>,
     tail_pos: u64,
-) -> Result<()> {
+) -> Result<Option<AlignedBuf>> {
     let segment = &active.segment;
     let at = trailer.offset + trailer_offset(trailer.payload_len);
     let encoded = trailer.encode(&inner.key, table);
@@ -611,6 +627,7 @@ async fn write_trailer_durably(
         0,
         "a trailer is whole blocks"
     );
+    let mut written_tail = None;
     if let Some(mut tail) = tail.filter(|tail| !tail.is_empty()) {
         let tail_end = tail_pos + tail.len() as u64;
         debug_assert_eq!(
@@ -625,21 +642,24 @@ async fn write_trailer_durably(
         if tail.remaining() >= gap + encoded.len() {
             tail.push_zeros(gap);
             tail.extend_from_slice(&encoded);
-            let (outcome, _) = active.write_aligned(Arc::new(tail), tail_pos).await;
+            let (outcome, tail) = active.write_aligned(Arc::new(tail), tail_pos).await;
             outcome.map_err(|e| EngineError::io("write payload and trailer", &segment.path, e))?;
-            return sync_commit(inner, active).await;
+            sync_commit(inner, active).await?;
+            return Ok(Arc::into_inner(tail));
         }
         // Buffers are whole blocks long, so the padding always fits.
         assert!(tail.remaining() >= gap, "payload buffers hold whole blocks");
         tail.push_zeros(gap);
-        let (outcome, _) = active.write_aligned(Arc::new(tail), tail_pos).await;
+        let (outcome, tail) = active.write_aligned(Arc::new(tail), tail_pos).await;
         outcome.map_err(|e| EngineError::io("write payload", &segment.path, e))?;
+        written_tail = Arc::into_inner(tail);
     }
     let mut block = AlignedBuf::with_capacity(encoded.len());
     block.extend_from_slice(&encoded);
     let (outcome, _) = active.write_aligned(Arc::new(block), at).await;
     outcome.map_err(|e| EngineError::io("write record trailer", &segment.path, e))?;
-    sync_commit(inner, active).await
+    sync_commit(inner, active).await?;
+    Ok(written_tail)
 }
 
 /// The barrier every commit ends with (none under [`SyncPolicy::Never`]).
@@ -676,7 +696,9 @@ pub struct Upload {
     /// File offset of `buffer[0]`, always on a block boundary.
     buffer_pos: u64,
     in_flight: VecDeque<BufferInFlight>,
-    spare: Vec<AlignedBuf>,
+    /// This upload's share of the lane's buffers: every buffer of the lane's size comes from
+    /// there, and goes back once written.
+    buffers: BufferLease,
 }
 
 /// A full buffer on its way to the disk, and its sums if they were taken apart.
@@ -749,14 +771,14 @@ impl Upload {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        while self.in_flight.len() >= self.inner.config.writes_in_flight_max {
+        // With the lane's buffers all taken, an upload with writes in flight reuses its own
+        // (`write_buffers`).
+        while self.in_flight.len() >= self.inner.config.writes_in_flight_max
+            || (!self.in_flight.is_empty() && self.buffers.should_reuse())
+        {
             self.wait_oldest().await?;
         }
-        let capacity = self.inner.config.write_buffer_bytes;
-        let next = self
-            .spare
-            .pop()
-            .unwrap_or_else(|| AlignedBuf::with_capacity(capacity));
+        let next = self.buffers.take();
         let full = std::mem::replace(&mut self.buffer, next);
         debug_assert_eq!(
             full.len() as u64 % BLOCK_LEN,
@@ -836,9 +858,9 @@ impl Upload {
         }
         outcome.map_err(|e| EngineError::io("write payload", &self.active.segment.path, e))?;
         // Both the write and the hashing thread are done with it: reuse it.
-        if let Ok(mut buffer) = Arc::try_unwrap(buffer) {
-            buffer.clear();
-            self.spare.push(buffer);
+        match Arc::try_unwrap(buffer) {
+            Ok(buffer) => self.buffers.give(buffer),
+            Err(_) => self.buffers.forget(),
         }
         Ok(())
     }
@@ -902,12 +924,19 @@ impl Upload {
             reservation,
             buffer: tail,
             buffer_pos: tail_pos,
+            mut buffers,
             ..
         } = self;
         // The durable part runs as its own task so a dropped request cannot leave a trailer
         // on disk that the index never saw.
         let task = monoio::spawn(async move {
-            write_trailer_durably(&inner, &active, &trailer, &table, Some(tail), tail_pos).await?;
+            let written =
+                write_trailer_durably(&inner, &active, &trailer, &table, Some(tail), tail_pos)
+                    .await?;
+            // The tail is the lane's size unless the whole object fit a smaller buffer.
+            if let Some(tail) = written.filter(|t| t.capacity() == buffers.capacity_bytes()) {
+                buffers.give(tail);
+            }
             inner.apply_object(&entry)?;
             if let Some(reservation) = reservation {
                 reservation.finish();

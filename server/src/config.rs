@@ -92,6 +92,8 @@ pub struct ServerConfig {
     pub direct_writes: bool,
     /// Threads hashing upload buffers for the cores (`StoreConfig::hash_threads`).
     pub hash_threads: usize,
+    /// Upload write buffers each core shares (`StoreConfig::write_buffers_per_lane`).
+    pub write_buffers_per_core: usize,
     /// Limits.
     pub limits: Limits,
 }

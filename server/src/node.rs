@@ -126,6 +126,7 @@ impl Node {
             prezeroed_segments: config.limits.prezeroed_segments,
             direct_writes: config.direct_writes,
             hash_threads: config.hash_threads,
+            write_buffers_per_lane: config.write_buffers_per_core,
             ..StoreConfig::default()
         };
         let store = Store::open(data.join(layout::STORE_DIR), store_config)?;

@@ -39,11 +39,16 @@ pub struct ServerArgs {
     /// just-uploaded objects cached.
     #[arg(long)]
     pub buffered_writes: bool,
-    /// Threads that hash upload payloads (blake3, chunk crcs) for the server threads, 1 MiB
-    /// at a time, unless another buffer is already waiting for one; 0 makes each server thread hash its own uploads
-    /// [default: one fewer than the cores, at least 1].
+    /// Threads that hash upload payloads (blake3, chunk crcs) for the server threads, one
+    /// 2 MiB write buffer at a time, unless another buffer is already waiting for one; 0 makes
+    /// each server thread hash its own uploads [default: one fewer than the cores, at least 1].
     #[arg(long)]
     pub hash_threads: Option<usize>,
+    /// 2 MiB upload write buffers each server thread shares among its uploads: past this many
+    /// an upload holds two at most (the one it fills, the one being written) instead of five,
+    /// and at most this many stay allocated between uploads (0: none kept, two per upload).
+    #[arg(long, default_value_t = colossus_engine::StoreConfig::default().write_buffers_per_lane)]
+    pub write_buffers_per_core: usize,
     /// The node's key as a secret URI (`//Bob`, a mnemonic, `0x<seed>`), sr25519.
     #[arg(long, conflicts_with = "key_file")]
     pub key_uri: Option<String>,
@@ -170,6 +175,7 @@ impl ServerArgs {
             dev: self.dev,
             direct_writes: !self.buffered_writes,
             hash_threads,
+            write_buffers_per_core: self.write_buffers_per_core,
             limits,
         })
     }
