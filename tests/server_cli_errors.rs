@@ -127,6 +127,8 @@ fn bad_flags() {
     server(&data, &["--max-upload-tokens", "0"]).assert_one_error_line(&["--max-upload-tokens"]);
     server(&data, &["--prezeroed-segments", "17"]).assert_one_error_line(&["--prezeroed-segments"]);
     server(&data, &["--hash-threads", "65"]).assert_one_error_line(&["--hash-threads"]);
+    server(&data, &["--write-buffers-per-core", "1025"])
+        .assert_one_error_line(&["--write-buffers-per-core"]);
     server(&data, &["--key-uri", "not a key"]).assert_one_error_line(&["key"]);
     server(&data, &["--key-file", "/nonexistent/key"]).assert_one_error_line(&["--key-file"]);
     // None of these touched the data directory.

@@ -26,6 +26,10 @@ pub const PREZEROED_SEGMENTS_MAX: usize = 16;
 /// Write buffers a lane shares among its uploads by default: 16 of 2 MiB, 32 MiB per core.
 pub const WRITE_BUFFERS_PER_LANE_DEFAULT: usize = 16;
 
+/// Most write buffers a lane may be configured to share (and keep idle): 2 GiB per core at
+/// 2 MiB each.
+pub const WRITE_BUFFERS_PER_LANE_MAX: usize = 1024;
+
 /// Configuration of an open store.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -124,6 +128,11 @@ impl StoreConfig {
             || self.write_buffer_bytes % BLOCK_LEN as usize != 0
         {
             return bad("write_buffer_bytes must be a positive multiple of 4096");
+        }
+        if self.write_buffers_per_lane > WRITE_BUFFERS_PER_LANE_MAX {
+            return bad(&format!(
+                "write_buffers_per_lane must be at most {WRITE_BUFFERS_PER_LANE_MAX}"
+            ));
         }
         if self.writes_in_flight_max == 0 {
             return bad("writes_in_flight_max must be at least 1");

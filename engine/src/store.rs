@@ -26,6 +26,7 @@ use crate::pinned::PinnedCache;
 use crate::record::{object_record_len, BagName};
 use crate::segment::{self, Segment, SEGMENTS_DIR};
 use crate::segment_pool::{SegmentPool, SegmentPoolStats};
+use crate::write_buffers::WriteBufferTotals;
 
 /// Name of the superblock file.
 pub const SUPERBLOCK_FILE: &str = "store.meta";
@@ -126,6 +127,14 @@ pub struct WritePathStats {
     /// Upload buffers that could have been, but were hashed by the core receiving them
     /// (every thread was busy, or there are none).
     pub buffers_hashed_on_core: u64,
+    /// Size of each upload write buffer (`StoreConfig::write_buffer_bytes`).
+    pub write_buffer_bytes: usize,
+    /// Write buffers each lane shares (`StoreConfig::write_buffers_per_lane`).
+    pub write_buffers_per_lane: usize,
+    /// Write buffers held by uploads now, all lanes.
+    pub write_buffers_taken: u64,
+    /// Write buffers kept idle for the next uploads, all lanes.
+    pub write_buffers_idle: u64,
 }
 
 /// A record found damaged while opening, scanning or reading.
@@ -195,6 +204,8 @@ pub(crate) struct StoreInner {
     /// Upload buffers summed apart by a hashing thread, and by the receiving core.
     pub buffers_hashed_off_core: AtomicU64,
     pub buffers_hashed_on_core: AtomicU64,
+    /// The write buffers of every lane, counted.
+    pub write_buffer_totals: Arc<WriteBufferTotals>,
     /// Held for the store's lifetime: the flock on LOCK.
     _lock_file: File,
 }
@@ -306,6 +317,7 @@ impl Store {
 
     /// Whether upload payloads go to the disk with O_DIRECT, and where they could not.
     pub fn write_path_stats(&self) -> WritePathStats {
+        let totals = &self.inner.write_buffer_totals;
         WritePathStats {
             direct_configured: self.inner.config.direct_writes,
             direct_segments: self.inner.direct_segments.load(Ordering::Relaxed),
@@ -317,6 +329,10 @@ impl Store {
                 .map_or(0, HashPool::thread_count),
             buffers_hashed_off_core: self.inner.buffers_hashed_off_core.load(Ordering::Relaxed),
             buffers_hashed_on_core: self.inner.buffers_hashed_on_core.load(Ordering::Relaxed),
+            write_buffer_bytes: self.inner.config.write_buffer_bytes,
+            write_buffers_per_lane: self.inner.config.write_buffers_per_lane,
+            write_buffers_taken: totals.taken.load(Ordering::Relaxed),
+            write_buffers_idle: totals.idle.load(Ordering::Relaxed),
         }
     }
 
@@ -696,6 +712,7 @@ impl StoreInner {
             direct_segments: AtomicU64::new(0),
             buffered_segments: AtomicU64::new(0),
             buffers_hashed_off_core: AtomicU64::new(0),
+            write_buffer_totals: Arc::default(),
             buffers_hashed_on_core: AtomicU64::new(0),
             _lock_file: lock_file,
         }

@@ -14,8 +14,19 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::aligned_buf::AlignedBuf;
+
+/// The buffers of every lane of a store, counted for its stats.
+#[derive(Debug, Default)]
+pub struct WriteBufferTotals {
+    /// Buffers taken by uploads, all lanes.
+    pub taken: AtomicU64,
+    /// Buffers idle, all lanes.
+    pub idle: AtomicU64,
+}
 
 /// The buffers of one lane, all of one size.
 pub struct WriteBuffers {
@@ -24,16 +35,19 @@ pub struct WriteBuffers {
     idle: RefCell<Vec<AlignedBuf>>,
     /// Buffers taken by uploads and not given back (nor dropped with their upload).
     taken: Cell<usize>,
+    totals: Arc<WriteBufferTotals>,
 }
 
 impl WriteBuffers {
-    /// A lane's buffers of `capacity_bytes`, about `live_max` of them at most.
-    pub fn new(capacity_bytes: usize, live_max: usize) -> Rc<Self> {
+    /// A lane's buffers of `capacity_bytes`, about `live_max` of them at most, counted in
+    /// `totals` too.
+    pub fn new(capacity_bytes: usize, live_max: usize, totals: Arc<WriteBufferTotals>) -> Rc<Self> {
         Rc::new(Self {
             capacity_bytes,
             live_max,
             idle: RefCell::new(Vec::new()),
             taken: Cell::new(0),
+            totals,
         })
     }
 
@@ -83,12 +97,16 @@ impl BufferLease {
     /// An empty buffer: an idle one if there is one, else a new one.
     pub fn take(&mut self) -> AlignedBuf {
         let pool = &self.pool;
-        let buffer = pool
-            .idle
-            .borrow_mut()
-            .pop()
-            .unwrap_or_else(|| AlignedBuf::with_capacity(pool.capacity_bytes));
+        let idle = pool.idle.borrow_mut().pop();
+        let buffer = match idle {
+            Some(buffer) => {
+                pool.totals.idle.fetch_sub(1, Ordering::Relaxed);
+                buffer
+            }
+            None => AlignedBuf::with_capacity(pool.capacity_bytes),
+        };
         pool.taken.set(pool.taken.get() + 1);
+        pool.totals.taken.fetch_add(1, Ordering::Relaxed);
         self.held += 1;
         buffer
     }
@@ -102,6 +120,7 @@ impl BufferLease {
         if idle.len() < self.pool.live_max {
             buffer.clear();
             idle.push(buffer);
+            self.pool.totals.idle.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -120,6 +139,10 @@ impl BufferLease {
     fn release(&mut self, count: usize) {
         self.held -= count;
         self.pool.taken.set(self.pool.taken.get() - count);
+        self.pool
+            .totals
+            .taken
+            .fetch_sub(count as u64, Ordering::Relaxed);
     }
 }
 
@@ -135,7 +158,7 @@ mod tests {
 
     #[test]
     fn a_given_buffer_is_taken_again_empty() {
-        let pool = WriteBuffers::new(8192, 2);
+        let pool = WriteBuffers::new(8192, 2, Arc::default());
         let mut lease = pool.lease();
         let mut buffer = lease.take();
         buffer.extend_from_slice(&[1; 100]);
@@ -149,7 +172,7 @@ mod tests {
 
     #[test]
     fn the_lane_is_exhausted_at_live_max_and_keeps_at_most_live_max_idle() {
-        let pool = WriteBuffers::new(4096, 2);
+        let pool = WriteBuffers::new(4096, 2, Arc::default());
         let mut a = pool.lease();
         let mut b = pool.lease();
         let first = a.take();
@@ -169,14 +192,26 @@ mod tests {
 
     #[test]
     fn a_dropped_lease_releases_what_it_held() {
-        let pool = WriteBuffers::new(4096, 4);
+        let totals = Arc::new(WriteBufferTotals::default());
+        let pool = WriteBuffers::new(4096, 4, totals.clone());
+        let other_lane = WriteBuffers::new(4096, 4, totals.clone());
+        let mut other_lease = other_lane.lease();
+        let buffer = other_lease.take();
+        other_lease.give(buffer);
         let mut lease = pool.lease();
         let kept_elsewhere = lease.take();
         let _also = lease.take();
         lease.forget();
         assert_eq!(pool.taken_count(), 1);
+        assert_eq!(
+            totals.taken.load(Ordering::Relaxed),
+            1,
+            "the store counts every lane"
+        );
+        assert_eq!(totals.idle.load(Ordering::Relaxed), 1);
         drop(lease);
         assert_eq!(pool.taken_count(), 0);
+        assert_eq!(totals.taken.load(Ordering::Relaxed), 0);
         assert_eq!(pool.idle_count(), 0, "nothing was given back");
         drop(kept_elsewhere);
     }

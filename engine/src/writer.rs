@@ -121,7 +121,11 @@ impl Store {
         Writer {
             store: self.clone(),
             active: RefCell::new(None),
-            buffers: WriteBuffers::new(config.write_buffer_bytes, config.write_buffers_per_lane),
+            buffers: WriteBuffers::new(
+                config.write_buffer_bytes,
+                config.write_buffers_per_lane,
+                self.inner.write_buffer_totals.clone(),
+            ),
         }
     }
 }

@@ -92,6 +92,12 @@ pub fn store<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, 
             "buffersOffCore": writes.buffers_hashed_off_core,
             "buffersOnCore": writes.buffers_hashed_on_core,
         },
+        "writeBuffers": {
+            "bytesEach": writes.write_buffer_bytes,
+            "perCore": writes.write_buffers_per_lane,
+            "taken": writes.write_buffers_taken,
+            "idle": writes.write_buffers_idle,
+        },
     });
     Ok(json_response(StatusCode::OK, body.to_string()))
 }

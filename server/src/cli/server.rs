@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use colossus_engine::config::PREZEROED_SEGMENTS_MAX;
+use colossus_engine::config::WRITE_BUFFERS_PER_LANE_MAX;
 use colossus_engine::hash_pool::HASH_THREADS_MAX;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -163,6 +164,12 @@ impl ServerArgs {
             .unwrap_or_else(|| colossus_engine::StoreConfig::default().hash_threads);
         if hash_threads > HASH_THREADS_MAX {
             return Err(format!("--hash-threads must be at most {HASH_THREADS_MAX}"));
+        }
+        if self.write_buffers_per_core > WRITE_BUFFERS_PER_LANE_MAX {
+            return Err(format!(
+                "--write-buffers-per-core must be at most {WRITE_BUFFERS_PER_LANE_MAX} (each \
+                 is 2 MiB of memory)"
+            ));
         }
         if limits.header_size_max_bytes < 1024 {
             return Err("--max-header-size must be at least 1024".into());
