@@ -51,11 +51,6 @@ impl WriteBuffers {
         })
     }
 
-    /// Size of each buffer.
-    pub fn capacity_bytes(&self) -> usize {
-        self.capacity_bytes
-    }
-
     /// A lease for one upload, through which it takes and gives back buffers.
     pub fn lease(self: &Rc<Self>) -> BufferLease {
         BufferLease {
@@ -71,12 +66,14 @@ impl WriteBuffers {
     }
 
     /// Buffers idle in the lane.
-    pub fn idle_count(&self) -> usize {
+    #[cfg(test)]
+    fn idle_count(&self) -> usize {
         self.idle.borrow().len()
     }
 
     /// Buffers taken by uploads.
-    pub fn taken_count(&self) -> usize {
+    #[cfg(test)]
+    fn taken_count(&self) -> usize {
         self.taken.get()
     }
 }

@@ -574,11 +574,6 @@ impl Writer {
         }
     }
 
-    /// Write buffers of this lane taken by uploads now, and idle (`write_buffers`).
-    pub fn write_buffer_counts(&self) -> (usize, usize) {
-        (self.buffers.taken_count(), self.buffers.idle_count())
-    }
-
     /// Id of this lane's active segment, if any.
     pub(crate) fn active_segment_id(&self) -> Option<u32> {
         self.active.borrow().as_ref().map(|a| a.segment.id)
