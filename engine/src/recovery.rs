@@ -3,7 +3,7 @@
 //! past the checkpoint are read and verified (head, trailer, chunk checksums). If the index or
 //! checkpoint is unusable, the index is rebuilt from every segment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use crate::record::{
     decode_table, trailer_len, trailer_offset, RecordHead, RecordKind, Trailer, BLOCK_LEN,
     TRAILER_FIXED_LEN,
 };
-use crate::segment::{self, Segment, SegmentState, FIRST_RECORD_OFFSET, SEGMENTS_DIR};
+use crate::segment::{self, ReservedFor, Segment, SegmentState, FIRST_RECORD_OFFSET, SEGMENTS_DIR};
 use crate::store::{
     add_entry_to_counters, now_unix_ms, DamagedRecord, OpenReport, StoreInner, CHECKPOINT_FILE,
     LOCK_FILE, SUPERBLOCK_FILE,
@@ -38,11 +38,83 @@ pub(crate) enum Found {
 }
 
 impl Found {
-    fn order(&self) -> (u64, u32, u64) {
-        let head = match self {
+    fn head(&self) -> &RecordHead {
+        match self {
             Found::Object { head, .. } | Found::Tombstone(head) | Found::Accept(head) => head,
-        };
+        }
+    }
+
+    fn order(&self) -> (u64, u32, u64) {
+        let head = self.head();
         (head.seq, head.segment_id, head.offset)
+    }
+}
+
+/// Which records a replay reads and applies.
+///
+/// From a checkpoint: each listed segment is read from its frontier (the first record that
+/// was outstanding at the capture). Past the frontier lie three kinds of record: those still
+/// outstanding at the capture (applied, unless compaction's copies: the index still points at
+/// the original, kept on disk until a later checkpoint, and the object may have been deleted
+/// while it was copied), those reserved after it, from the segment's append offset on
+/// (applied), and those between that the capture saw applied already (skipped: the index has
+/// them, and may have seen them deleted since, by a tombstone that is itself before its own
+/// segment's frontier). Segments the checkpoint does not list were created after it: read
+/// and applied whole. The apply gate makes the capture one instant for all segments, so a
+/// record is never skipped while an earlier record of the same object is applied.
+///
+/// Without a checkpoint (a rebuild): every record of every segment.
+#[derive(Debug, Default)]
+struct ReplayPlan {
+    segments: HashMap<u32, SegmentReplay>,
+}
+
+#[derive(Debug)]
+struct SegmentReplay {
+    frontier: u64,
+    append_offset: u64,
+    outstanding: HashMap<u64, ReservedFor>,
+}
+
+impl ReplayPlan {
+    fn from_checkpoint(checkpoint: &Checkpoint) -> Self {
+        let mut segments: HashMap<u32, SegmentReplay> = checkpoint
+            .segments
+            .iter()
+            .map(|s| {
+                let replay = SegmentReplay {
+                    frontier: s.end_offset.max(FIRST_RECORD_OFFSET),
+                    append_offset: s.append_offset,
+                    outstanding: HashMap::new(),
+                };
+                (s.segment_id, replay)
+            })
+            .collect();
+        for record in &checkpoint.outstanding {
+            if let Some(replay) = segments.get_mut(&record.segment_id) {
+                replay.outstanding.insert(record.offset, record.purpose);
+            }
+        }
+        Self { segments }
+    }
+
+    /// Where reading segment `id` starts.
+    fn start(&self, id: u32) -> u64 {
+        self.segments
+            .get(&id)
+            .map_or(FIRST_RECORD_OFFSET, |s| s.frontier)
+    }
+
+    /// Whether the record at `offset` of segment `id` is applied to the index.
+    fn applies(&self, id: u32, offset: u64) -> bool {
+        let Some(replay) = self.segments.get(&id) else {
+            return true;
+        };
+        match replay.outstanding.get(&offset) {
+            Some(ReservedFor::NewRecord) => true,
+            Some(ReservedFor::Relocation) => false,
+            None => offset >= replay.append_offset,
+        }
     }
 }
 
@@ -423,19 +495,11 @@ pub(crate) fn open(
     // Unclean: repair the index, replay what came after the checkpoint.
     if let (Ok(idx), Some(cp), false) = (&index, &checkpoint, report.clean) {
         let quarantined = idx.quarantine_damaged();
-        let start_of = |id: u32| {
-            cp.segments
-                .iter()
-                .find(|s| s.segment_id == id)
-                .map_or(FIRST_RECORD_OFFSET, |s| {
-                    s.end_offset.max(FIRST_RECORD_OFFSET)
-                })
-        };
         replay_segments(
             idx,
             &files,
             &key,
-            start_of,
+            &ReplayPlan::from_checkpoint(cp),
             &mut report,
             &mut states,
             &mut next_seq,
@@ -461,7 +525,7 @@ pub(crate) fn open(
                 &index,
                 &files,
                 &key,
-                |_| FIRST_RECORD_OFFSET,
+                &ReplayPlan::default(),
                 &mut report,
                 &mut states,
                 &mut next_seq,
@@ -545,14 +609,15 @@ pub(crate) fn open(
     Ok(inner)
 }
 
-/// Scans every segment from `start_of(id)`, verifying each record, replays what is valid into
-/// `index`, and records per segment where its log ends. Replaces (not adds to) the scan
-/// figures in `report`, so a rebuild after a replay reports only itself.
+/// Scans every segment from where `plan` starts it, verifying each record, replays what is
+/// valid and `plan` applies into `index`, and records per segment where its log ends.
+/// Replaces (not adds to) the scan figures in `report`, so a rebuild after a replay reports
+/// only itself.
 fn replay_segments(
     index: &Index,
     files: &BTreeMap<u32, Arc<dyn DiskFile>>,
     key: &StoreKey,
-    start_of: impl Fn(u32) -> u64,
+    plan: &ReplayPlan,
     report: &mut OpenReport,
     states: &mut BTreeMap<u32, SegmentState>,
     next_seq: &mut u64,
@@ -567,12 +632,16 @@ fn replay_segments(
     report.abandoned_reservations = 0;
     report.bytes_verified = 0;
     for (id, file) in files {
-        let scan = scan_segment(file.as_ref(), key, *id, start_of(*id), None, mode);
+        let scan = scan_segment(file.as_ref(), key, *id, plan.start(*id), None, mode);
         report.abandoned_reservations += scan.abandoned;
         report.bytes_verified += scan.bytes_verified;
         report.damaged.extend(scan.damaged);
         *next_seq = (*next_seq).max(scan.max_seq.map_or(0, |s| s + 1));
-        found.extend(scan.found);
+        found.extend(
+            scan.found
+                .into_iter()
+                .filter(|record| plan.applies(*id, record.head().offset)),
+        );
         states.insert(
             *id,
             SegmentState {

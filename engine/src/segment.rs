@@ -2,7 +2,7 @@
 //! is written by one writer lane at a time and read by anyone; a failed fsync poisons it (no
 //! more writes, ever: the kernel may have dropped the dirty pages). Layout: docs/FORMAT.md.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -62,6 +62,27 @@ pub fn parse_file_name(name: &str) -> Option<u32> {
     (file_name(id) == name).then_some(id)
 }
 
+/// What a reservation will hold; decides whether replay after a crash applies the record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReservedFor {
+    /// A record nobody has seen yet: an upload, a tombstone, an acceptance (or one carried
+    /// forward by compaction). Replayed if it is complete.
+    NewRecord,
+    /// Compaction's copy of a live object. Never replayed from a checkpoint: the index still
+    /// points at the original, which stays on disk until a later checkpoint, and the object
+    /// may have been deleted while it was copied.
+    Relocation,
+}
+
+/// An outstanding reservation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reserved {
+    /// Length of the record.
+    pub len_bytes: u64,
+    /// What it will hold.
+    pub purpose: ReservedFor,
+}
+
 /// Mutable bookkeeping of a segment.
 #[derive(Debug, Default)]
 pub struct SegmentState {
@@ -69,8 +90,8 @@ pub struct SegmentState {
     pub append_pos: u64,
     /// Bytes allocated on disk (fallocate) from the start of the file.
     pub allocated_bytes: u64,
-    /// Offsets of records reserved but not yet applied to the index or aborted, with lengths.
-    pub outstanding: BTreeSet<(u64, u64)>,
+    /// Records reserved but not yet applied to the index or abandoned, by offset.
+    pub outstanding: BTreeMap<u64, Reserved>,
     /// No more appends.
     pub sealed: bool,
     /// Live objects whose record is here.
@@ -91,13 +112,13 @@ impl SegmentState {
     /// Every record before this offset is reflected in the index.
     pub fn frontier(&self) -> u64 {
         self.outstanding
-            .first()
+            .first_key_value()
             .map_or(self.append_pos, |(offset, _)| *offset)
     }
 
     /// Bytes held by outstanding reservations.
     pub fn reserved_bytes(&self) -> u64 {
-        self.outstanding.iter().map(|(_, len)| *len).sum()
+        self.outstanding.values().map(|r| r.len_bytes).sum()
     }
 
     /// Bytes that hold nothing live: deleted, abandoned or superseded records, metadata blocks.

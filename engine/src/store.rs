@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::checkpoint::{Checkpoint, SegmentCheckpoint, FLAG_CLEAN, SEGMENT_SEALED};
+use crate::checkpoint::{
+    Checkpoint, OutstandingRecord, SegmentCheckpoint, FLAG_CLEAN, SEGMENT_SEALED,
+};
 use crate::codec::StoreKey;
 use crate::config::StoreConfig;
 use crate::content_type::ContentType;
@@ -188,6 +190,12 @@ pub(crate) struct StoreInner {
     /// Segments emptied by compaction, deleted after the next checkpoint.
     pub retired: Mutex<Vec<u32>>,
     checkpoint_lock: Mutex<()>,
+    /// Shared while a record is applied to the index and leaves its segment's outstanding set
+    /// (and while compaction checks an object and reserves room for its copy); exclusive while
+    /// a checkpoint captures the segments. So a checkpoint sees each record either wholly
+    /// applied or wholly outstanding, across all segments at one instant (see `recovery`).
+    /// Never held across an await; taken before any segment's lock.
+    pub apply_gate: RwLock<()>,
     pub closed: AtomicBool,
     pub last_checkpoint_error: Mutex<Option<String>>,
     pub open_report: OpenReport,
@@ -536,28 +544,43 @@ impl StoreInner {
     }
 
     fn write_checkpoint_locked(&self, clean: bool) -> Result<()> {
-        // Capture frontiers first: every record below a frontier was applied to the index
-        // before it left the outstanding set, so the msync below covers it.
+        // Capture the segments first, all at one instant as far as applying records goes (the
+        // apply gate): every record reserved before now and no longer outstanding was applied
+        // to the index, so the msync below covers it; replay after a crash applies only the
+        // records outstanding now and those reserved later (see `recovery::ReplayPlan`).
         let retired = self.retired.lock().clone();
         let mut segments = Vec::new();
-        for segment in self.segments.read().values() {
-            let state = segment.state.lock();
-            segments.push(SegmentCheckpoint {
-                segment_id: segment.id,
-                flags: if state.sealed { SEGMENT_SEALED } else { 0 },
-                end_offset: state.frontier(),
-                live_objects: state.live_objects,
-                live_payload_bytes: state.live_payload_bytes,
-                live_record_bytes: state.live_record_bytes,
-                pending_objects: state.pending_objects,
-                pending_payload_bytes: state.pending_payload_bytes,
-            });
+        let mut outstanding = Vec::new();
+        {
+            let _gate = self.apply_gate.write();
+            for segment in self.segments.read().values() {
+                let state = segment.state.lock();
+                segments.push(SegmentCheckpoint {
+                    segment_id: segment.id,
+                    flags: if state.sealed { SEGMENT_SEALED } else { 0 },
+                    end_offset: state.frontier(),
+                    append_offset: state.append_pos,
+                    live_objects: state.live_objects,
+                    live_payload_bytes: state.live_payload_bytes,
+                    live_record_bytes: state.live_record_bytes,
+                    pending_objects: state.pending_objects,
+                    pending_payload_bytes: state.pending_payload_bytes,
+                });
+                outstanding.extend(state.outstanding.iter().map(|(offset, reserved)| {
+                    OutstandingRecord {
+                        segment_id: segment.id,
+                        offset: *offset,
+                        purpose: reserved.purpose,
+                    }
+                }));
+            }
         }
         let checkpoint = Checkpoint {
             flags: if clean { FLAG_CLEAN } else { 0 },
             next_seq: self.next_seq.load(Ordering::Acquire),
             segments,
             retired: retired.clone(),
+            outstanding,
             shard_used_slots: if clean {
                 self.index.used_slots()
             } else {
@@ -703,6 +726,7 @@ impl StoreInner {
             ids: IdSet::default(),
             retired: Mutex::new(retired),
             checkpoint_lock: Mutex::new(()),
+            apply_gate: RwLock::new(()),
             closed: AtomicBool::new(false),
             last_checkpoint_error: Mutex::new(None),
             open_report,

@@ -25,7 +25,9 @@ use crate::record::{
     chunk_count, object_record_len, trailer_len, trailer_offset, BagName, RecordHead, RecordKind,
     Trailer, BAG_LEN_MAX, BLOCK_LEN, FLAG_ACCEPTED,
 };
-use crate::segment::{self, Segment, SegmentState, FIRST_RECORD_OFFSET, SEGMENTS_DIR};
+use crate::segment::{
+    self, Reserved, ReservedFor, Segment, SegmentState, FIRST_RECORD_OFFSET, SEGMENTS_DIR,
+};
 use crate::store::{now_unix_ms, ObjectMeta, Store, StoreInner};
 use crate::sync_gate::SyncGate;
 use crate::write_buffers::{BufferLease, WriteBuffers};
@@ -90,20 +92,27 @@ impl Reservation {
             return;
         }
         self.done = true;
-        self.segment
-            .state
-            .lock()
-            .outstanding
-            .remove(&(self.offset, self.len));
+        let removed = self.segment.state.lock().outstanding.remove(&self.offset);
+        debug_assert_eq!(removed.map(|r| r.len_bytes), Some(self.len));
         if let Some(id) = self.reserved_id {
             self.inner.index.unreserve(id);
             self.inner.reservations.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
-    /// Marks the record applied (call after updating the index).
-    fn finish(mut self) {
+    /// Applies the record to the index through `apply` and marks it applied, as one step as
+    /// far as checkpoints can see (both happen under the store's apply gate, shared). Replay
+    /// after a crash relies on it: a record a checkpoint lists as outstanding is not in that
+    /// checkpoint's index, and one it does not list is wholly in it. Without it, an object
+    /// could be applied and deleted (its tombstone applied, not replayed) before the
+    /// checkpoint, yet still listed as outstanding (replayed): a crash would bring it back.
+    /// `apply` must not await or take the gate itself.
+    fn apply<T>(mut self, apply: impl FnOnce() -> T) -> T {
+        let inner = self.inner.clone();
+        let _gate = inner.apply_gate.read();
+        let outcome = apply();
         self.release();
+        outcome
     }
 }
 
@@ -218,6 +227,7 @@ impl Writer {
         &self,
         len: u64,
         reserved_id: Option<u64>,
+        purpose: ReservedFor,
     ) -> Result<(Rc<ActiveSegment>, Reservation)> {
         let inner = self.inner();
         for _ in 0..3 {
@@ -281,7 +291,13 @@ impl Writer {
             }
             let offset = state.append_pos;
             state.append_pos = end;
-            state.outstanding.insert((offset, len));
+            state.outstanding.insert(
+                offset,
+                Reserved {
+                    len_bytes: len,
+                    purpose,
+                },
+            );
             drop(state);
             let reservation = Reservation {
                 inner: inner.clone(),
@@ -328,14 +344,15 @@ impl Writer {
         }
         let chunk_size = inner.config.chunk_size_bytes;
         let record_len = object_record_len(spec.size_bytes, chunk_size);
-        let (active, reservation) = match self.take_space(record_len, Some(spec.id)) {
-            Ok(taken) => taken,
-            Err(error) => {
-                inner.index.unreserve(spec.id);
-                inner.reservations.fetch_sub(1, Ordering::AcqRel);
-                return Err(error);
-            }
-        };
+        let (active, reservation) =
+            match self.take_space(record_len, Some(spec.id), ReservedFor::NewRecord) {
+                Ok(taken) => taken,
+                Err(error) => {
+                    inner.index.unreserve(spec.id);
+                    inner.reservations.fetch_sub(1, Ordering::AcqRel);
+                    return Err(error);
+                }
+            };
         let head = RecordHead {
             kind: RecordKind::Object,
             object_id: spec.id,
@@ -387,7 +404,7 @@ impl Writer {
     async fn append_marker(&self, kind: RecordKind, id: u64) -> Result<(RecordHead, Reservation)> {
         let inner = self.inner().clone();
         inner.check_open()?;
-        let (active, reservation) = self.take_space(BLOCK_LEN, None)?;
+        let (active, reservation) = self.take_space(BLOCK_LEN, None, ReservedFor::NewRecord)?;
         let head = RecordHead {
             kind,
             object_id: id,
@@ -417,8 +434,7 @@ impl Writer {
         let inner = self.inner().clone();
         let entry = inner.index.get(id)?.ok_or(EngineError::NotFound { id })?;
         let (head, reservation) = self.append_marker(RecordKind::Tombstone, id).await?;
-        inner.apply_tombstone(id, head.seq);
-        reservation.finish();
+        reservation.apply(|| inner.apply_tombstone(id, head.seq));
         Ok(ObjectMeta::from_entry(&entry))
     }
 
@@ -430,10 +446,9 @@ impl Writer {
             return Ok(ObjectMeta::from_entry(&entry));
         }
         let (_, reservation) = self.append_marker(RecordKind::Accept, id).await?;
-        let updated = inner
-            .apply_accept(id)?
+        let updated = reservation
+            .apply(|| inner.apply_accept(id))?
             .ok_or(EngineError::NotFound { id })?;
-        reservation.finish();
         Ok(ObjectMeta::from_entry(&updated))
     }
 
@@ -447,7 +462,17 @@ impl Writer {
                 id: entry.object_id,
             })?;
         let record_len = object_record_len(entry.payload_len, entry.chunk_size);
-        let (active, reservation) = self.take_space(record_len, None)?;
+        let (active, reservation) = {
+            // Checked and reserved as one step for checkpoints: an object deleted before a
+            // checkpoint is never copied into space reserved after it (where replay would
+            // apply the copy and bring the object back).
+            let _gate = inner.apply_gate.read();
+            match inner.index.get(entry.object_id)? {
+                Some(current) if is_same_record(&current, entry) => {}
+                _ => return Ok(false),
+            }
+            self.take_space(record_len, None, ReservedFor::Relocation)?
+        };
         let head = RecordHead {
             kind: RecordKind::Object,
             object_id: entry.object_id,
@@ -500,18 +525,17 @@ impl Writer {
         };
         let mut repointed = false;
         let mut accepted_meanwhile = false;
-        inner.index.update(entry.object_id, |current| {
-            if current.segment_id == entry.segment_id
-                && current.offset == entry.offset
-                && current.seq == entry.seq
-            {
-                accepted_meanwhile = current.accepted && !entry.accepted;
-                *current = IndexEntry {
-                    accepted: current.accepted,
-                    ..moved
-                };
-                repointed = true;
-            }
+        reservation.apply(|| {
+            inner.index.update(entry.object_id, |current| {
+                if is_same_record(current, entry) {
+                    accepted_meanwhile = current.accepted && !entry.accepted;
+                    *current = IndexEntry {
+                        accepted: current.accepted,
+                        ..moved
+                    };
+                    repointed = true;
+                }
+            })
         })?;
         if repointed {
             let before = IndexEntry {
@@ -530,14 +554,13 @@ impl Writer {
                 .records_since_checkpoint
                 .fetch_add(1, Ordering::Release);
         }
-        reservation.finish();
         Ok(repointed)
     }
 
     /// Copies a tombstone or acceptance forward (compaction keeps them while they matter).
     pub(crate) async fn carry_marker(&self, marker: &RecordHead) -> Result<()> {
         let inner = self.inner().clone();
-        let (active, reservation) = self.take_space(BLOCK_LEN, None)?;
+        let (active, reservation) = self.take_space(BLOCK_LEN, None, ReservedFor::NewRecord)?;
         let head = RecordHead {
             segment_id: active.segment.id,
             offset: reservation.offset,
@@ -553,7 +576,8 @@ impl Writer {
         if inner.config.sync == SyncPolicy::Always {
             active.gate.barrier(&active.segment).await?;
         }
-        reservation.finish();
+        // The index already reflects what the marker says (that is why it is carried).
+        reservation.apply(|| ());
         Ok(())
     }
 
@@ -936,12 +960,19 @@ impl Upload {
             if let Some(tail) = written.filter(|t| t.capacity() == buffers.capacity_bytes()) {
                 buffers.give(tail);
             }
-            inner.apply_object(&entry)?;
-            if let Some(reservation) = reservation {
-                reservation.finish();
-            }
+            match reservation {
+                Some(reservation) => reservation.apply(|| inner.apply_object(&entry))?,
+                None => inner.apply_object(&entry)?,
+            };
             Ok::<_, EngineError>(ObjectMeta::from_entry(&entry))
         });
         task.await
     }
+}
+
+/// Whether the index's `current` entry is still the record compaction read as `entry`.
+fn is_same_record(current: &IndexEntry, entry: &IndexEntry) -> bool {
+    current.segment_id == entry.segment_id
+        && current.offset == entry.offset
+        && current.seq == entry.seq
 }

@@ -1,18 +1,18 @@
-//! KNOWN DEFECT (found 2026-11-29, not fixed; the test is ignored until it is): a crash can
-//! bring back an object whose delete was acknowledged.
+//! A crash must not bring back an object whose delete was acknowledged, even when the
+//! object's record lies past its segment's checkpoint frontier and its tombstone does not.
 //!
 //! A checkpoint records, per segment, a frontier: the offset of the segment's first
-//! reservation still outstanding. Reopening replays every record past each frontier. An object
-//! committed behind an upload that is still streaming lies past its segment's frontier, and so
-//! is replayed even though the index already had it. If the object is then deleted and its
-//! tombstone lands in another segment (here the lane rolled over; in a node another core's
-//! lane may write it), the tombstone lies *before* that segment's frontier at the next
-//! checkpoint and is not replayed; the index forgets deleted ids, so replaying the object
-//! record alone brings the object back. A failure of `crash_kill9_during_commit` in CI
-//! (2026-11-29: sync=never, 256 KiB segments, deletes and compaction; two deleted objects
-//! visible after reopening) fits this. This test makes it happen every time: a child process
-//! sets it up and exits without closing the store (as after a kill -9, the page cache keeps
-//! everything), the parent reopens.
+//! reservation still outstanding. An object committed behind an upload that is still
+//! streaming lies past that frontier although the index already has it. Here the object is
+//! then deleted and its tombstone lands in another segment (the lane rolled over; in a node
+//! another core's lane may write it), before that segment's frontier at the next checkpoint.
+//! Until 2026-11-29 reopening replayed every record past each frontier: the object record was
+//! applied, its tombstone was not, and the object came back (seen once in CI as two deleted
+//! objects visible after `crash_kill9_during_commit` reopened). Now the checkpoint lists what
+//! was outstanding and where each segment ended, and replay skips what the index already had.
+//!
+//! A child process sets it up and exits without closing the store (as after a kill -9, the
+//! page cache keeps everything); the parent reopens.
 
 mod common;
 
@@ -76,7 +76,6 @@ fn set_up_and_crash(dir: &Path) -> ! {
 }
 
 #[test]
-#[ignore = "known defect: a tombstone before a frontier is not replayed (see the module doc)"]
 fn a_deleted_object_stays_deleted_after_a_crash() {
     if let Some(dir) = std::env::var_os(CHILD_ENV) {
         set_up_and_crash(Path::new(&dir));
@@ -86,7 +85,6 @@ fn a_deleted_object_stays_deleted_after_a_crash() {
         .args([
             "--exact",
             "a_deleted_object_stays_deleted_after_a_crash",
-            "--ignored",
             "--nocapture",
         ])
         .env(CHILD_ENV, temp.path())

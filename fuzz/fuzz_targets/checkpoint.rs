@@ -1,20 +1,21 @@
 //! `Checkpoint::decode`: read at every open to decide how much of each segment to replay; a
 //! damaged file must come back as None (the store then rebuilds), never as a panic or a huge
-//! allocation. Checks: decode never panics; an accepted checkpoint re-encodes to bytes of the
-//! same length that decode to the same value and differ from the input only in reserved
-//! bytes, and is refused under another key; every checkpoint built from fuzz bytes encodes to
-//! bytes that decode back to it, and any truncation, extension or flipped bit is refused.
+//! allocation. Checks: decode never panics; an accepted version 2 checkpoint re-encodes to the
+//! same bytes, an accepted version 1 checkpoint (the fuzz bytes can ask for that version) to
+//! version 2 bytes that decode to the same value, and either is refused under another key;
+//! every checkpoint built from fuzz bytes encodes to bytes that decode back to it, and any
+//! truncation, extension or flipped bit is refused.
 #![no_main]
-
-use std::ops::Range;
 
 use arbitrary::{Arbitrary, Unstructured};
 use colossus_engine::checkpoint::{
-    Checkpoint, SegmentCheckpoint, CHECKPOINT_FIXED_LEN, CHECKPOINT_MAGIC, CHECKPOINT_VERSION,
-    LIST_LEN_MAX, SEGMENT_ENTRY_LEN,
+    Checkpoint, OutstandingRecord, SegmentCheckpoint, CHECKPOINT_FIXED_LEN, CHECKPOINT_MAGIC,
+    CHECKPOINT_VERSION, CHECKPOINT_VERSION_1, LIST_LEN_MAX, OUTSTANDING_ENTRY_LEN,
+    SEGMENT_ENTRY_LEN,
 };
 use colossus_engine::codec::{get_u32, put_u32, MAC_LEN};
-use colossus_fuzz::{assert_same_except, flip_bit, Control, KEY, OTHER_KEY};
+use colossus_engine::segment::ReservedFor;
+use colossus_fuzz::{flip_bit, Control, KEY, OTHER_KEY};
 use libfuzzer_sys::fuzz_target;
 
 // Checkpoint layout, docs/FORMAT.md "Checkpoint" (the engine keeps these private).
@@ -22,15 +23,14 @@ const C_VERSION: usize = 8;
 const C_SEGMENT_COUNT: usize = 24;
 const C_RETIRED_COUNT: usize = 28;
 const C_SHARD_COUNT: usize = 32;
-/// Written as zero, ignored by decode.
-const FIXED_RESERVED: Range<usize> = 36..CHECKPOINT_FIXED_LEN;
-/// A segment entry's fields take 56 of its 64 bytes; the rest is written as zero.
-const ENTRY_RESERVED_LEN: usize = SEGMENT_ENTRY_LEN - 4 - 4 - 6 * 8;
+const C_OUTSTANDING_COUNT: usize = 36;
 
 // Control bits: repairs applied to the fuzz bytes before decoding.
 const FIX_MAGIC: u8 = 0;
 const FIT_COUNTS: u8 = 1;
 const SEAL: u8 = 2;
+/// With FIX_MAGIC: version 1 instead of the current one.
+const OLD_VERSION: u8 = 3;
 
 /// A segment entry: any values are legal.
 #[derive(Debug, Arbitrary)]
@@ -38,6 +38,7 @@ struct AnySegment {
     segment_id: u32,
     flags: u32,
     end_offset: u64,
+    append_offset: u64,
     live_objects: u64,
     live_payload_bytes: u64,
     live_record_bytes: u64,
@@ -53,6 +54,7 @@ struct AnyCheckpoint {
     segments: Vec<AnySegment>,
     retired: Vec<u32>,
     shard_used_slots: Vec<u64>,
+    outstanding: Vec<(u32, u64, bool)>,
     flip: u64,
 }
 
@@ -78,22 +80,26 @@ fn decode_fuzz_bytes(data: &[u8]) {
         checkpoint.segments.len(),
         checkpoint.retired.len(),
         checkpoint.shard_used_slots.len(),
+        checkpoint.outstanding.len(),
     ] {
         assert!(list_len <= LIST_LEN_MAX as usize);
     }
     let encoded = checkpoint.encode(&KEY);
-    assert_eq!(encoded.len(), buf.len());
     assert_eq!(
         Checkpoint::decode(&encoded, &KEY).as_ref(),
         Some(&checkpoint)
     );
-    // Reserved: 4 bytes of the fixed part and the last 8 of each 64-byte segment entry.
-    let mut reserved = vec![FIXED_RESERVED];
-    reserved.extend((0..checkpoint.segments.len()).map(|i| {
-        let entry_end = CHECKPOINT_FIXED_LEN + (i + 1) * SEGMENT_ENTRY_LEN;
-        entry_end - ENTRY_RESERVED_LEN..entry_end
-    }));
-    assert_same_except(&buf, &encoded, buf.len() - MAC_LEN, &reserved);
+    if get_u32(&buf, C_VERSION) == CHECKPOINT_VERSION_1 {
+        // Version 1 has no outstanding list and reads each append offset as the frontier.
+        assert!(checkpoint.outstanding.is_empty());
+        assert!(checkpoint
+            .segments
+            .iter()
+            .all(|s| s.append_offset == s.end_offset));
+        assert_eq!(encoded.len(), buf.len());
+    } else {
+        assert_eq!(encoded, buf, "version 2 has no reserved bytes");
+    }
     assert_eq!(Checkpoint::decode(&buf, &OTHER_KEY), None);
 }
 
@@ -101,15 +107,26 @@ fn decode_fuzz_bytes(data: &[u8]) {
 fn repair(control: Control, buf: &mut Vec<u8>) {
     if control.wants(FIX_MAGIC) {
         buf[..CHECKPOINT_MAGIC.len()].copy_from_slice(&CHECKPOINT_MAGIC);
-        put_u32(buf, C_VERSION, CHECKPOINT_VERSION);
+        let version = if control.wants(OLD_VERSION) {
+            CHECKPOINT_VERSION_1
+        } else {
+            CHECKPOINT_VERSION
+        };
+        put_u32(buf, C_VERSION, version);
     }
     if control.wants(FIT_COUNTS) {
-        // Shrink the three list lengths until they fit the input, then cut it to size.
+        // Shrink the list lengths until they fit the input, then cut it to size (version 1
+        // has no outstanding list).
         let mut room = buf.len() - CHECKPOINT_FIXED_LEN - MAC_LEN;
+        let outstanding_len = match get_u32(buf, C_VERSION) {
+            CHECKPOINT_VERSION_1 => usize::MAX,
+            _ => OUTSTANDING_ENTRY_LEN,
+        };
         for (at, entry_len) in [
             (C_SEGMENT_COUNT, SEGMENT_ENTRY_LEN),
             (C_RETIRED_COUNT, 4),
             (C_SHARD_COUNT, 8),
+            (C_OUTSTANDING_COUNT, outstanding_len),
         ] {
             let count = get_u32(buf, at) as usize % (room / entry_len + 1);
             put_u32(buf, at, count as u32);
@@ -135,6 +152,7 @@ fn encode_valid_checkpoint(any: AnyCheckpoint) {
                 segment_id: s.segment_id,
                 flags: s.flags,
                 end_offset: s.end_offset,
+                append_offset: s.append_offset,
                 live_objects: s.live_objects,
                 live_payload_bytes: s.live_payload_bytes,
                 live_record_bytes: s.live_record_bytes,
@@ -144,6 +162,19 @@ fn encode_valid_checkpoint(any: AnyCheckpoint) {
             .collect(),
         retired: any.retired,
         shard_used_slots: any.shard_used_slots,
+        outstanding: any
+            .outstanding
+            .iter()
+            .map(|&(segment_id, offset, relocation)| OutstandingRecord {
+                segment_id,
+                offset,
+                purpose: if relocation {
+                    ReservedFor::Relocation
+                } else {
+                    ReservedFor::NewRecord
+                },
+            })
+            .collect(),
     };
     let buf = checkpoint.encode(&KEY);
     assert_eq!(
@@ -152,6 +183,7 @@ fn encode_valid_checkpoint(any: AnyCheckpoint) {
             + SEGMENT_ENTRY_LEN * checkpoint.segments.len()
             + 4 * checkpoint.retired.len()
             + 8 * checkpoint.shard_used_slots.len()
+            + OUTSTANDING_ENTRY_LEN * checkpoint.outstanding.len()
             + MAC_LEN
     );
     assert_eq!(Checkpoint::decode(&buf, &KEY).as_ref(), Some(&checkpoint));
