@@ -720,3 +720,78 @@ fn create(dir: &Path, config: &StoreConfig, disk: &dyn Disk) -> Result<()> {
         .map_err(|e| EngineError::io("fsync store directory", dir, e))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::{OutstandingRecord, SegmentCheckpoint};
+
+    fn segment(segment_id: u32, frontier: u64, append_offset: u64) -> SegmentCheckpoint {
+        SegmentCheckpoint {
+            segment_id,
+            end_offset: frontier,
+            append_offset,
+            ..SegmentCheckpoint::default()
+        }
+    }
+
+    fn outstanding(segment_id: u32, offset: u64, purpose: ReservedFor) -> OutstandingRecord {
+        OutstandingRecord {
+            segment_id,
+            offset,
+            purpose,
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_replays_only_what_its_index_has_not_seen() {
+        let block = BLOCK_LEN;
+        let checkpoint = Checkpoint {
+            segments: vec![
+                // Outstanding at the capture: an upload at 2 blocks, a compaction copy at 5.
+                segment(1, 2 * block, 9 * block),
+                // Nothing outstanding: the frontier is the append offset.
+                segment(2, 4 * block, 4 * block),
+                // A version 1 checkpoint reads as frontier = append offset, nothing listed.
+                segment(3, 0, 0),
+            ],
+            outstanding: vec![
+                outstanding(1, 2 * block, ReservedFor::NewRecord),
+                outstanding(1, 5 * block, ReservedFor::Relocation),
+                // For a segment the checkpoint does not list: ignored.
+                outstanding(9, block, ReservedFor::Relocation),
+            ],
+            ..Checkpoint::default()
+        };
+        let plan = ReplayPlan::from_checkpoint(&checkpoint);
+        assert_eq!(plan.start(1), 2 * block);
+        assert_eq!(plan.start(2), 4 * block);
+        assert_eq!(
+            plan.start(3),
+            FIRST_RECORD_OFFSET,
+            "never before the first record"
+        );
+        assert_eq!(
+            plan.start(7),
+            FIRST_RECORD_OFFSET,
+            "created after the checkpoint"
+        );
+
+        assert!(plan.applies(1, 2 * block), "outstanding new record");
+        assert!(!plan.applies(1, 3 * block), "applied before the capture");
+        assert!(!plan.applies(1, 5 * block), "compaction copy");
+        assert!(!plan.applies(1, 8 * block), "applied before the capture");
+        assert!(plan.applies(1, 9 * block), "reserved after the capture");
+        assert!(plan.applies(2, 4 * block));
+        assert!(plan.applies(3, FIRST_RECORD_OFFSET));
+        assert!(plan.applies(7, FIRST_RECORD_OFFSET));
+        assert!(
+            plan.applies(9, block),
+            "a listed record of an unlisted segment"
+        );
+
+        let rebuild = ReplayPlan::default();
+        assert_eq!(rebuild.start(1), FIRST_RECORD_OFFSET);
+        assert!(rebuild.applies(1, 3 * block) && rebuild.applies(1, 5 * block));
+    }
+}

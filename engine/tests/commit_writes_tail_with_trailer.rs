@@ -7,89 +7,27 @@
 
 mod common;
 
-use std::io;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use colossus_engine::io::{BufResult, Disk, DiskFile, LocalBoxFuture, UringDisk};
 use colossus_engine::record::{chunk_count, trailer_len, BLOCK_LEN};
 use colossus_engine::segment::SEGMENTS_DIR;
 use colossus_engine::{Store, StoreConfig, Writer};
+use common::interposed_disk::{Interpose, InterposedDisk};
 use common::{content, put, run};
 
 /// (offset, length) of every write to a segment file, in the order issued.
 type WriteLog = Arc<Mutex<Vec<(u64, usize)>>>;
 
-struct RecordingDisk {
+struct RecordSegmentWrites {
     writes: WriteLog,
 }
 
-struct RecordingFile {
-    inner: Arc<dyn DiskFile>,
-    /// Set for segment files only.
-    writes: Option<WriteLog>,
-}
-
-impl RecordingFile {
-    fn record(&self, pos: u64, len: usize) {
-        if let Some(writes) = &self.writes {
-            writes.lock().unwrap().push((pos, len));
+impl Interpose for RecordSegmentWrites {
+    fn on_write(&self, path: &Path, pos: u64, len: usize) {
+        if path.parent().is_some_and(|p| p.ends_with(SEGMENTS_DIR)) {
+            self.writes.lock().unwrap().push((pos, len));
         }
-    }
-}
-
-impl Disk for RecordingDisk {
-    fn open(&self, path: &Path, create: bool) -> io::Result<Arc<dyn DiskFile>> {
-        let inner = UringDisk.open(path, create)?;
-        let segment = path.parent().is_some_and(|p| p.ends_with(SEGMENTS_DIR));
-        Ok(Arc::new(RecordingFile {
-            inner,
-            writes: segment.then(|| self.writes.clone()),
-        }))
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        UringDisk.remove_file(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        UringDisk.rename(from, to)
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        UringDisk.sync_dir(path)
-    }
-}
-
-impl DiskFile for RecordingFile {
-    fn read_at(&self, buf: Vec<u8>, pos: u64) -> LocalBoxFuture<'_, BufResult<usize>> {
-        self.inner.read_at(buf, pos)
-    }
-    fn write_all_at(&self, buf: Vec<u8>, pos: u64) -> LocalBoxFuture<'_, BufResult<()>> {
-        self.record(pos, buf.len());
-        self.inner.write_all_at(buf, pos)
-    }
-    fn sync_data(&self) -> LocalBoxFuture<'_, io::Result<()>> {
-        self.inner.sync_data()
-    }
-    fn read_exact_at_blocking(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
-        self.inner.read_exact_at_blocking(buf, pos)
-    }
-    fn write_all_at_blocking(&self, buf: &[u8], pos: u64) -> io::Result<()> {
-        self.record(pos, buf.len());
-        self.inner.write_all_at_blocking(buf, pos)
-    }
-    fn sync_data_blocking(&self) -> io::Result<()> {
-        self.inner.sync_data_blocking()
-    }
-    fn allocate(&self, offset: u64, len: u64) -> io::Result<()> {
-        self.inner.allocate(offset, len)
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn std_file(&self) -> Option<Arc<std::fs::File>> {
-        self.inner.std_file()
     }
 }
 
@@ -133,8 +71,10 @@ fn writes_of(writer: &Writer, log: &WriteLog, id: u64, size: usize) -> Vec<(u64,
 fn the_buffered_tail_and_the_trailer_are_one_write() {
     let dir = tempfile::tempdir().unwrap();
     let log = WriteLog::default();
-    let disk = Arc::new(RecordingDisk {
-        writes: log.clone(),
+    let disk = Arc::new(InterposedDisk {
+        hooks: Arc::new(RecordSegmentWrites {
+            writes: log.clone(),
+        }),
     });
     let store = Store::open_with_disk(dir.path(), config(), disk).unwrap();
     // One writer lane, one segment: make it exist first, so the segment's header write is not
@@ -187,7 +127,7 @@ fn the_buffered_tail_and_the_trailer_are_one_write() {
         })
     };
     check(&store);
-    // The recording file offers no O_DIRECT handle (as a file system that refuses direct I/O
+    // The interposed file offers no O_DIRECT handle (as a file system that refuses direct I/O
     // would not): with direct writes configured, its segment was written through the trait,
     // buffered, and counted so.
     let paths = store.write_path_stats();

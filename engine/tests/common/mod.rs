@@ -62,3 +62,4 @@ pub async fn put(
         })
         .await
 }
+pub mod interposed_disk;
