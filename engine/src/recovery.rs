@@ -318,7 +318,15 @@ fn replay(index: &Index, mut found: Vec<Found>) -> Result<u64> {
     for record in found {
         match record {
             Found::Object { head, trailer } => {
-                index.upsert(&entry_of(&head, &trailer))?;
+                let mut entry = entry_of(&head, &trailer);
+                // A compaction copy of a record the index has (same sequence number) may have
+                // been made before the object was accepted, by an acceptance that is not
+                // replayed: acceptance is never undone, so the copy keeps it. (A lookup that
+                // passes a quarantined slot errs; the index is then rebuilt anyway.)
+                if let Ok(Some(current)) = index.get(head.object_id) {
+                    entry.accepted |= current.seq == entry.seq && current.accepted;
+                }
+                index.upsert(&entry)?;
             }
             Found::Tombstone(head) => {
                 index.remove(head.object_id, head.seq);

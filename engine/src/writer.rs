@@ -454,25 +454,27 @@ impl Writer {
 
     /// Copies a live object's record into this lane's segment and repoints the index (used by
     /// compaction). Returns false if the object changed meanwhile (nothing repointed).
-    pub(crate) async fn relocate(&self, entry: &IndexEntry) -> Result<bool> {
+    pub(crate) async fn relocate(&self, read: &IndexEntry) -> Result<bool> {
         let inner = self.inner().clone();
         let source = inner
-            .segment(entry.segment_id)
-            .ok_or(EngineError::NotFound {
-                id: entry.object_id,
-            })?;
-        let record_len = object_record_len(entry.payload_len, entry.chunk_size);
-        let (active, reservation) = {
+            .segment(read.segment_id)
+            .ok_or(EngineError::NotFound { id: read.object_id })?;
+        let record_len = object_record_len(read.payload_len, read.chunk_size);
+        let (entry, active, reservation) = {
             // Checked and reserved as one step for checkpoints: an object deleted before a
             // checkpoint is never copied into space reserved after it (where replay would
-            // apply the copy and bring the object back).
+            // apply the copy and bring the object back), and the copy carries the acceptance
+            // of every acceptance applied before it.
             let _gate = inner.apply_gate.read();
-            match inner.index.get(entry.object_id)? {
-                Some(current) if is_same_record(&current, entry) => {}
+            let entry = match inner.index.get(read.object_id)? {
+                Some(current) if is_same_record(&current, read) => current,
                 _ => return Ok(false),
-            }
-            self.take_space(record_len, None, ReservedFor::Relocation)?
+            };
+            let (active, reservation) =
+                self.take_space(record_len, None, ReservedFor::Relocation)?;
+            (entry, active, reservation)
         };
+        let entry = &entry;
         let head = RecordHead {
             kind: RecordKind::Object,
             object_id: entry.object_id,

@@ -17,13 +17,10 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use colossus_engine::segment::parse_file_name;
 use colossus_engine::{EngineError, Store, StoreConfig};
-use common::interposed_disk::{Interpose, InterposedDisk};
+use common::interposed_disk::{HoldNewSegments, InterposedDisk};
 use common::*;
 
 const CHILD_ENV: &str = "COLOSSUS_COMPACTION_COPY_CHILD";
@@ -36,44 +33,6 @@ fn config() -> StoreConfig {
         checkpoint_interval_ms: 3_600_000,
         ..small_config()
     }
-}
-
-/// Holds every asynchronous fdatasync of segments created after `hold_new_segments`.
-#[derive(Default)]
-struct HoldNewSegments {
-    /// Highest segment id opened so far.
-    newest_opened: AtomicU32,
-    /// Segment ids from this one on have their syncs held (0: none).
-    held_from: AtomicU32,
-    held_syncs: AtomicU64,
-}
-
-impl HoldNewSegments {
-    fn hold_new_segments(&self) {
-        let from = self.newest_opened.load(Ordering::SeqCst) + 1;
-        self.held_from.store(from, Ordering::SeqCst);
-    }
-}
-
-impl Interpose for HoldNewSegments {
-    fn on_write(&self, path: &Path, _pos: u64, _len: usize) {
-        if let Some(id) = segment_id(path) {
-            self.newest_opened.fetch_max(id, Ordering::SeqCst);
-        }
-    }
-
-    fn holds_sync(&self, path: &Path) -> bool {
-        let from = self.held_from.load(Ordering::SeqCst);
-        let held = from > 0 && segment_id(path).is_some_and(|id| id >= from);
-        if held {
-            self.held_syncs.fetch_add(1, Ordering::SeqCst);
-        }
-        held
-    }
-}
-
-fn segment_id(path: &Path) -> Option<u32> {
-    parse_file_name(path.file_name()?.to_str()?)
 }
 
 /// In the child: a mostly dead segment holding one live object, compaction copying it into a
@@ -109,15 +68,7 @@ fn set_up_and_crash(dir: &Path) -> ! {
             .unwrap();
         hooks.hold_new_segments();
         let compaction = monoio::spawn(async move { compacting.compact(0).await });
-        let mut waited_ms = 0;
-        while hooks.held_syncs.load(Ordering::SeqCst) == 0 {
-            assert!(
-                waited_ms < 10_000,
-                "compaction never reached its copy's fdatasync"
-            );
-            monoio::time::sleep(Duration::from_millis(1)).await;
-            waited_ms += 1;
-        }
+        hooks.wait_for_a_held_sync().await;
         deleting.delete(COPIED_ID).await.unwrap();
         store.checkpoint().unwrap();
         std::mem::forget(compaction);

@@ -2,9 +2,12 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use colossus_engine::io::{BufResult, Disk, DiskFile, LocalBoxFuture, UringDisk};
+use colossus_engine::segment::parse_file_name;
 
 /// What a test does at each interposed call; the defaults pass everything through.
 pub trait Interpose: Send + Sync + 'static {
@@ -84,4 +87,57 @@ impl<H: Interpose> DiskFile for InterposedFile<H> {
     fn std_file(&self) -> Option<Arc<std::fs::File>> {
         self.inner.std_file()
     }
+}
+
+/// Holds every asynchronous fdatasync of segments created after `hold_new_segments` (segment
+/// ids grow, so those are the ids above the highest written to before).
+#[derive(Default)]
+pub struct HoldNewSegments {
+    /// Highest segment id opened so far.
+    newest_opened: AtomicU32,
+    /// Segment ids from this one on have their syncs held (0: none).
+    held_from: AtomicU32,
+    held_syncs: AtomicU64,
+}
+
+impl HoldNewSegments {
+    /// From now on, segments created later have their syncs held.
+    pub fn hold_new_segments(&self) {
+        let from = self.newest_opened.load(Ordering::SeqCst) + 1;
+        self.held_from.store(from, Ordering::SeqCst);
+    }
+
+    /// Returns once some fdatasync is being held (panics after 10 s).
+    pub async fn wait_for_a_held_sync(&self) {
+        let mut waited_ms = 0;
+        while self.held_syncs.load(Ordering::SeqCst) == 0 {
+            assert!(
+                waited_ms < 10_000,
+                "no fdatasync of a new segment within 10 s"
+            );
+            monoio::time::sleep(Duration::from_millis(1)).await;
+            waited_ms += 1;
+        }
+    }
+}
+
+impl Interpose for HoldNewSegments {
+    fn on_write(&self, path: &Path, _pos: u64, _len: usize) {
+        if let Some(id) = segment_id(path) {
+            self.newest_opened.fetch_max(id, Ordering::SeqCst);
+        }
+    }
+
+    fn holds_sync(&self, path: &Path) -> bool {
+        let from = self.held_from.load(Ordering::SeqCst);
+        let held = from > 0 && segment_id(path).is_some_and(|id| id >= from);
+        if held {
+            self.held_syncs.fetch_add(1, Ordering::SeqCst);
+        }
+        held
+    }
+}
+
+fn segment_id(path: &Path) -> Option<u32> {
+    parse_file_name(path.file_name()?.to_str()?)
 }
