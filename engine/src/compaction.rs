@@ -60,6 +60,7 @@ impl Writer {
                     verify_payload: false,
                     verify_digest: false,
                 },
+                &|_| false,
             );
             for found in scan.found {
                 match found {

@@ -142,6 +142,8 @@ pub(crate) struct ScanMode {
 /// Scans a segment's records from `start` to the end of the file. Past an invalid head it
 /// searches block by block for the next valid one: after a crash nothing valid follows the
 /// torn tail, but after corruption the records beyond a damaged head are still there.
+/// Object records at offsets `in_index` says the index already reflects (committed before a
+/// checkpoint) are stepped over by their head's length, unread and not reported.
 pub(crate) fn scan_segment(
     file: &dyn DiskFile,
     key: &StoreKey,
@@ -149,6 +151,7 @@ pub(crate) fn scan_segment(
     start: u64,
     end: Option<u64>,
     mode: ScanMode,
+    in_index: &dyn Fn(u64) -> bool,
 ) -> Scan {
     let mut scan = Scan {
         log_end: start,
@@ -191,6 +194,12 @@ pub(crate) fn scan_segment(
             RecordKind::Accept => {
                 scan.found.push(Found::Accept(head));
                 pos += BLOCK_LEN;
+            }
+            RecordKind::Object if in_index(pos) => {
+                pos = pos.saturating_add(crate::record::object_record_len(
+                    head.payload_len,
+                    head.chunk_size,
+                ));
             }
             RecordKind::Object => {
                 let record_len =
@@ -640,7 +649,16 @@ fn replay_segments(
     report.abandoned_reservations = 0;
     report.bytes_verified = 0;
     for (id, file) in files {
-        let scan = scan_segment(file.as_ref(), key, *id, plan.start(*id), None, mode);
+        let in_index = |offset| !plan.applies(*id, offset);
+        let scan = scan_segment(
+            file.as_ref(),
+            key,
+            *id,
+            plan.start(*id),
+            None,
+            mode,
+            &in_index,
+        );
         report.abandoned_reservations += scan.abandoned;
         report.bytes_verified += scan.bytes_verified;
         report.damaged.extend(scan.damaged);

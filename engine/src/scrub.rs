@@ -56,6 +56,7 @@ impl Store {
                     verify_payload: true,
                     verify_digest: true,
                 },
+                &|_| false,
             );
             report.segments += 1;
             report.bytes_verified += scan.bytes_verified;
