@@ -93,8 +93,8 @@ impl<H: Interpose> DiskFile for InterposedFile<H> {
 /// ids grow, so those are the ids above the highest written to before).
 #[derive(Default)]
 pub struct HoldNewSegments {
-    /// Highest segment id opened so far.
-    newest_opened: AtomicU32,
+    /// Highest segment id written to so far.
+    newest_written: AtomicU32,
     /// Segment ids from this one on have their syncs held (0: none).
     held_from: AtomicU32,
     held_syncs: AtomicU64,
@@ -103,7 +103,7 @@ pub struct HoldNewSegments {
 impl HoldNewSegments {
     /// From now on, segments created later have their syncs held.
     pub fn hold_new_segments(&self) {
-        let from = self.newest_opened.load(Ordering::SeqCst) + 1;
+        let from = self.newest_written.load(Ordering::SeqCst) + 1;
         self.held_from.store(from, Ordering::SeqCst);
     }
 
@@ -124,7 +124,7 @@ impl HoldNewSegments {
 impl Interpose for HoldNewSegments {
     fn on_write(&self, path: &Path, _pos: u64, _len: usize) {
         if let Some(id) = segment_id(path) {
-            self.newest_opened.fetch_max(id, Ordering::SeqCst);
+            self.newest_written.fetch_max(id, Ordering::SeqCst);
         }
     }
 
