@@ -100,7 +100,10 @@ fn a_deleted_object_stays_deleted_after_a_crash() {
     // Only what the checkpoint's index had not seen was read: the upload left streaming (no
     // trailer: abandoned), not the objects committed behind it.
     let report = store.open_report();
-    assert!(!report.clean && report.index_rebuilt.is_none(), "{report:?}");
+    assert!(
+        !report.clean && report.index_rebuilt.is_none(),
+        "{report:?}"
+    );
     assert_eq!(
         (report.abandoned_reservations, report.bytes_verified),
         (1, 0),
