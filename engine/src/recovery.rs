@@ -142,8 +142,9 @@ pub(crate) struct ScanMode {
 /// Scans a segment's records from `start` to the end of the file. Past an invalid head it
 /// searches block by block for the next valid one: after a crash nothing valid follows the
 /// torn tail, but after corruption the records beyond a damaged head are still there.
-/// Object records at offsets `in_index` says the index already reflects (committed before a
-/// checkpoint) are stepped over by their head's length, unread and not reported.
+/// Object records at offsets `not_replayed` names (the checkpoint's index reflects them, or
+/// their original for a compaction copy) are stepped over by their head's length, unread and
+/// not reported.
 pub(crate) fn scan_segment(
     file: &dyn DiskFile,
     key: &StoreKey,
@@ -151,7 +152,7 @@ pub(crate) fn scan_segment(
     start: u64,
     end: Option<u64>,
     mode: ScanMode,
-    in_index: &dyn Fn(u64) -> bool,
+    not_replayed: &dyn Fn(u64) -> bool,
 ) -> Scan {
     let mut scan = Scan {
         log_end: start,
@@ -195,7 +196,7 @@ pub(crate) fn scan_segment(
                 scan.found.push(Found::Accept(head));
                 pos += BLOCK_LEN;
             }
-            RecordKind::Object if in_index(pos) => {
+            RecordKind::Object if not_replayed(pos) => {
                 pos = pos.saturating_add(crate::record::object_record_len(
                     head.payload_len,
                     head.chunk_size,
@@ -327,15 +328,8 @@ fn replay(index: &Index, mut found: Vec<Found>) -> Result<u64> {
     for record in found {
         match record {
             Found::Object { head, trailer } => {
-                let mut entry = entry_of(&head, &trailer);
-                // A compaction copy of a record the index has (same sequence number) may have
-                // been made before the object was accepted, by an acceptance that is not
-                // replayed: acceptance is never undone, so the copy keeps it. (A lookup that
-                // passes a quarantined slot errs; the index is then rebuilt anyway.)
-                if let Ok(Some(current)) = index.get(head.object_id) {
-                    entry.accepted |= current.seq == entry.seq && current.accepted;
-                }
-                index.upsert(&entry)?;
+                // A compaction copy keeps the acceptance the index has for its original.
+                index.upsert(&entry_of(&head, &trailer))?;
             }
             Found::Tombstone(head) => {
                 index.remove(head.object_id, head.seq);
@@ -649,7 +643,7 @@ fn replay_segments(
     report.abandoned_reservations = 0;
     report.bytes_verified = 0;
     for (id, file) in files {
-        let in_index = |offset| !plan.applies(*id, offset);
+        let not_replayed = |offset| !plan.applies(*id, offset);
         let scan = scan_segment(
             file.as_ref(),
             key,
@@ -657,7 +651,7 @@ fn replay_segments(
             plan.start(*id),
             None,
             mode,
-            &in_index,
+            &not_replayed,
         );
         report.abandoned_reservations += scan.abandoned;
         report.bytes_verified += scan.bytes_verified;

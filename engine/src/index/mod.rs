@@ -216,6 +216,33 @@ mod tests {
     }
 
     #[test]
+    fn the_same_record_moved_keeps_its_acceptance_a_newer_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::create(dir.path(), 1, StoreKey([1; 32])).unwrap();
+        let accepted = IndexEntry {
+            accepted: true,
+            ..entry(7, 5)
+        };
+        index.upsert(&accepted).unwrap();
+        // A copy of the same record (same sequence number), made while it was pending.
+        let copy = IndexEntry {
+            segment_id: 2,
+            ..entry(7, 5)
+        };
+        assert!(index.upsert(&copy).unwrap().1);
+        assert_eq!(
+            index.get(7).unwrap(),
+            Some(IndexEntry {
+                accepted: true,
+                ..copy
+            })
+        );
+        // A newer record of the id is a new object: pending as stored.
+        assert!(index.upsert(&entry(7, 6)).unwrap().1);
+        assert_eq!(index.get(7).unwrap(), Some(entry(7, 6)));
+    }
+
+    #[test]
     fn get_many_answers_as_get_does_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let key = StoreKey([1; 32]);

@@ -440,7 +440,9 @@ impl Shard {
     }
 
     /// Inserts or replaces `entry` if its sequence number is not older than the stored one.
-    /// Returns the entry it replaced, and whether it applied.
+    /// Replacing the same record (same sequence number: a compaction copy, replayed after a
+    /// crash) keeps an acceptance the stored entry has, as acceptance is never undone and
+    /// the copy may predate it. Returns the entry it replaced, and whether it applied.
     pub fn upsert(&self, entry: &IndexEntry, hash: u64) -> Result<(Option<IndexEntry>, bool)> {
         let mut writer = self.writer.lock();
         // A reserved id already has its room (made at reservation): commit needs no growth.
@@ -454,7 +456,11 @@ impl Shard {
                 Ok((Some(old), false))
             }
             Some((i, old)) => {
-                table.put(i, SlotState::Live, Some(entry));
+                let entry = IndexEntry {
+                    accepted: entry.accepted || (old.seq == entry.seq && old.accepted),
+                    ..*entry
+                };
+                table.put(i, SlotState::Live, Some(&entry));
                 Ok((Some(old), true))
             }
             None => {
