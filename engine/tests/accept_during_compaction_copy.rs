@@ -18,14 +18,14 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
 use colossus_engine::checkpoint::{Checkpoint, CHECKPOINT_VERSION_1, SEGMENT_ENTRY_LEN};
 use colossus_engine::codec::{put_u32, put_u64, MAC_LEN};
 use colossus_engine::store::{CHECKPOINT_FILE, SUPERBLOCK_FILE};
 use colossus_engine::superblock::Superblock;
 use colossus_engine::{Store, StoreConfig};
-use common::interposed_disk::{HoldNewSegments, InterposedDisk};
+use common::crash_child::{crash_in_child, exit_as_if_killed};
+use common::held_compaction_copy::{hold_a_compaction_copy, open_with_held_syncs, COPIED_BYTES};
 use common::*;
 
 const CHILD_ENV: &str = "COLOSSUS_ACCEPT_DURING_COPY_CHILD";
@@ -39,47 +39,16 @@ fn config() -> StoreConfig {
     }
 }
 
-/// In the child: one pending object in a mostly dead segment, compaction copying it into a
-/// segment whose fdatasync never returns, the object accepted meanwhile, a checkpoint, an exit
-/// that closes nothing.
+/// In the child: compaction's copy of the pending object held in flight, the object accepted
+/// meanwhile, a checkpoint, an exit that closes nothing.
 fn set_up_and_crash(dir: &Path) -> ! {
-    let hooks = Arc::new(HoldNewSegments::default());
-    let disk = Arc::new(InterposedDisk {
-        hooks: hooks.clone(),
-    });
-    let store = Store::open_with_disk(dir, config(), disk).unwrap();
+    let (store, hooks) = open_with_held_syncs(dir, config());
     run(async {
-        let compacting = store.writer();
         let accepting = store.writer();
-        put(
-            &compacting,
-            COPIED_ID,
-            "b",
-            &content(COPIED_ID, 48 << 10),
-            4096,
-        )
-        .await
-        .unwrap();
-        for id in 100..108 {
-            put(&compacting, id, "b", &content(id, 32 << 10), 4096)
-                .await
-                .unwrap();
-            compacting.delete(id).await.unwrap();
-        }
-        // The accepting lane's segment exists before syncs are held.
-        put(&accepting, 200, "b", &content(200, 4096), 4096)
-            .await
-            .unwrap();
-        hooks.hold_new_segments();
-        let compaction = monoio::spawn(async move { compacting.compact(0).await });
-        hooks.wait_for_a_held_sync().await;
+        hold_a_compaction_copy(&store, &hooks, COPIED_ID, &accepting).await;
         assert!(accepting.mark_accepted(COPIED_ID).await.unwrap().accepted);
         store.checkpoint().unwrap();
-        std::mem::forget(compaction);
-        std::mem::forget(accepting);
-        // SAFETY: ends the process at once, as a crash would: no destructor runs, and the
-        // compaction task stays where it is, waiting on its fdatasync.
-        unsafe { libc::_exit(0) }
+        exit_as_if_killed()
     })
 }
 
@@ -118,21 +87,14 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn an_acceptance_made_while_compaction_copies_the_object_survives_a_crash() {
-    if let Some(dir) = std::env::var_os(CHILD_ENV) {
-        set_up_and_crash(Path::new(&dir));
-    }
     let temp = tempfile::tempdir().unwrap();
     let crashed = temp.path().join("crashed");
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "an_acceptance_made_while_compaction_copies_the_object_survives_a_crash",
-            "--nocapture",
-        ])
-        .env(CHILD_ENV, &crashed)
-        .status()
-        .unwrap();
-    assert!(status.success(), "the child failed: {status}");
+    crash_in_child(
+        "an_acceptance_made_while_compaction_copies_the_object_survives_a_crash",
+        CHILD_ENV,
+        &crashed,
+        set_up_and_crash,
+    );
     let version_1 = temp.path().join("version-1");
     copy_dir(&crashed, &version_1);
     rewrite_checkpoint_as_version_1(&version_1);
@@ -153,7 +115,7 @@ fn an_acceptance_made_while_compaction_copies_the_object_survives_a_crash() {
         run(async {
             assert_eq!(
                 store.read_to_vec(COPIED_ID).await.unwrap(),
-                content(COPIED_ID, 48 << 10)
+                content(COPIED_ID, COPIED_BYTES)
             );
         });
     }

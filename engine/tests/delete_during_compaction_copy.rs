@@ -10,22 +10,19 @@
 //!
 //! A child process sets it up: the copy's fdatasync is held (the disk "stalls" on the new
 //! segment), the object is deleted through another lane, a checkpoint is written, and the
-//! process exits without closing anything, as after a kill -9 (the page cache keeps every
-//! write). The parent reopens.
+//! process exits as after a kill -9. The parent reopens.
 
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::sync::Arc;
 
 use colossus_engine::{EngineError, Store, StoreConfig};
-use common::interposed_disk::{HoldNewSegments, InterposedDisk};
+use common::crash_child::{crash_in_child, exit_as_if_killed};
+use common::held_compaction_copy::{hold_a_compaction_copy, open_with_held_syncs, OTHER_LANE_ID};
 use common::*;
 
 const CHILD_ENV: &str = "COLOSSUS_COMPACTION_COPY_CHILD";
 const COPIED_ID: u64 = 1;
-const KEPT_ID: u64 = 200;
 
 fn config() -> StoreConfig {
     StoreConfig {
@@ -35,66 +32,28 @@ fn config() -> StoreConfig {
     }
 }
 
-/// In the child: a mostly dead segment holding one live object, compaction copying it into a
-/// segment whose fdatasync never returns, the object deleted meanwhile, a checkpoint, an exit
-/// that closes nothing.
+/// In the child: compaction's copy of the object held in flight, the object deleted
+/// meanwhile, a checkpoint, an exit that closes nothing.
 fn set_up_and_crash(dir: &Path) -> ! {
-    let hooks = Arc::new(HoldNewSegments::default());
-    let disk = Arc::new(InterposedDisk {
-        hooks: hooks.clone(),
-    });
-    let store = Store::open_with_disk(dir, config(), disk).unwrap();
+    let (store, hooks) = open_with_held_syncs(dir, config());
     run(async {
-        let compacting = store.writer();
         let deleting = store.writer();
-        put(
-            &compacting,
-            COPIED_ID,
-            "b",
-            &content(COPIED_ID, 48 << 10),
-            4096,
-        )
-        .await
-        .unwrap();
-        for id in 100..108 {
-            put(&compacting, id, "b", &content(id, 32 << 10), 4096)
-                .await
-                .unwrap();
-            compacting.delete(id).await.unwrap();
-        }
-        // The deleting lane's segment exists before syncs are held.
-        put(&deleting, KEPT_ID, "b", &content(KEPT_ID, 4096), 4096)
-            .await
-            .unwrap();
-        hooks.hold_new_segments();
-        let compaction = monoio::spawn(async move { compacting.compact(0).await });
-        hooks.wait_for_a_held_sync().await;
+        hold_a_compaction_copy(&store, &hooks, COPIED_ID, &deleting).await;
         deleting.delete(COPIED_ID).await.unwrap();
         store.checkpoint().unwrap();
-        std::mem::forget(compaction);
-        std::mem::forget(deleting);
-        // SAFETY: ends the process at once, as a crash would: no destructor runs, and the
-        // compaction task stays where it is, waiting on its fdatasync.
-        unsafe { libc::_exit(0) }
+        exit_as_if_killed()
     })
 }
 
 #[test]
 fn an_object_deleted_while_compaction_copies_it_stays_deleted_after_a_crash() {
-    if let Some(dir) = std::env::var_os(CHILD_ENV) {
-        set_up_and_crash(Path::new(&dir));
-    }
     let temp = tempfile::tempdir().unwrap();
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "an_object_deleted_while_compaction_copies_it_stays_deleted_after_a_crash",
-            "--nocapture",
-        ])
-        .env(CHILD_ENV, temp.path())
-        .status()
-        .unwrap();
-    assert!(status.success(), "the child failed: {status}");
+    crash_in_child(
+        "an_object_deleted_while_compaction_copies_it_stays_deleted_after_a_crash",
+        CHILD_ENV,
+        temp.path(),
+        set_up_and_crash,
+    );
     let store = Store::open(temp.path(), config()).unwrap();
     assert!(!store.open_report().clean, "{:?}", store.open_report());
     match store.metadata(COPIED_ID) {
@@ -103,8 +62,8 @@ fn an_object_deleted_while_compaction_copies_it_stays_deleted_after_a_crash() {
     }
     run(async {
         assert_eq!(
-            store.read_to_vec(KEPT_ID).await.unwrap(),
-            content(KEPT_ID, 4096)
+            store.read_to_vec(OTHER_LANE_ID).await.unwrap(),
+            content(OTHER_LANE_ID, 4096)
         );
     });
 }

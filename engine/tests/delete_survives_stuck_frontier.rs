@@ -18,9 +18,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use colossus_engine::{EngineError, Store, StoreConfig, UploadSpec};
+use common::crash_child::{crash_in_child, exit_as_if_killed};
 use common::*;
 
 const CHILD_ENV: &str = "COLOSSUS_STUCK_FRONTIER_CHILD";
@@ -68,30 +68,21 @@ fn set_up_and_crash(dir: &Path) -> ! {
         }
         writer.delete(DELETED_ID).await.unwrap();
         store.checkpoint().unwrap();
-        std::mem::forget(streaming);
-        std::mem::forget(writer);
-    });
-    std::mem::forget(store);
-    // SAFETY: ends the process at once, as a crash would: no destructor runs.
-    unsafe { libc::_exit(0) }
+        // The upload is still streaming when the process ends.
+        let _streaming = streaming;
+        exit_as_if_killed()
+    })
 }
 
 #[test]
 fn a_deleted_object_stays_deleted_after_a_crash() {
-    if let Some(dir) = std::env::var_os(CHILD_ENV) {
-        set_up_and_crash(Path::new(&dir));
-    }
     let temp = tempfile::tempdir().unwrap();
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_deleted_object_stays_deleted_after_a_crash",
-            "--nocapture",
-        ])
-        .env(CHILD_ENV, temp.path())
-        .status()
-        .unwrap();
-    assert!(status.success(), "the child failed: {status}");
+    crash_in_child(
+        "a_deleted_object_stays_deleted_after_a_crash",
+        CHILD_ENV,
+        temp.path(),
+        set_up_and_crash,
+    );
     let store = Store::open(temp.path(), config()).unwrap();
     match store.metadata(DELETED_ID) {
         Err(EngineError::NotFound { .. }) => {}

@@ -62,4 +62,6 @@ pub async fn put(
         })
         .await
 }
+pub mod crash_child;
+pub mod held_compaction_copy;
 pub mod interposed_disk;
