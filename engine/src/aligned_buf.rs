@@ -25,6 +25,9 @@ pub struct AlignedBuf {
     ptr: NonNull<u8>,
     len: usize,
     capacity: usize,
+    /// Bytes from the start that have been written at least once (`len` never exceeds it);
+    /// what lies beyond is uninitialized memory, never handed out as a slice.
+    initialized: usize,
 }
 
 // SAFETY: the buffer owns its allocation outright (no shared or thread-bound state), as a
@@ -54,6 +57,7 @@ impl AlignedBuf {
             ptr,
             len: 0,
             capacity,
+            initialized: 0,
         }
     }
 
@@ -108,6 +112,42 @@ impl AlignedBuf {
             );
         }
         self.len += data.len();
+        self.initialized = self.initialized.max(self.len);
+    }
+
+    /// The room after the bytes held, for a caller that fills it in place (a socket read)
+    /// and then calls [`advance`](Self::advance). Memory never written before is zeroed
+    /// first, once in the buffer's life (buffers are reused), so the slice is initialized.
+    pub fn spare_mut(&mut self) -> &mut [u8] {
+        if self.initialized < self.capacity {
+            // SAFETY: the range lies inside the allocation (`initialized <= capacity`).
+            unsafe {
+                std::ptr::write_bytes(
+                    self.ptr.as_ptr().add(self.initialized),
+                    0,
+                    self.capacity - self.initialized,
+                )
+            };
+            self.initialized = self.capacity;
+        }
+        // SAFETY: `len..capacity` lies inside the allocation and is initialized (just above
+        // or earlier); `&mut self` makes the borrow exclusive.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.ptr.as_ptr().add(self.len),
+                self.capacity - self.len,
+            )
+        }
+    }
+
+    /// Counts the first `count` bytes of [`spare_mut`](Self::spare_mut) as held.
+    pub fn advance(&mut self, count: usize) {
+        assert!(count <= self.remaining(), "aligned buffer overflow");
+        assert!(
+            self.len + count <= self.initialized,
+            "advanced over bytes never handed out by spare_mut"
+        );
+        self.len += count;
     }
 
     /// Appends `count` zero bytes, which must fit.
@@ -116,6 +156,7 @@ impl AlignedBuf {
         // SAFETY: the range lies inside the allocation (checked above).
         unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(self.len), 0, count) };
         self.len += count;
+        self.initialized = self.initialized.max(self.len);
     }
 
     /// The bytes held.
@@ -192,6 +233,35 @@ mod tests {
         assert_eq!(buf.len(), 4096);
         assert!(buf.as_slice()[..10].iter().all(|&b| b == 7));
         assert!(buf.as_slice()[10..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn filled_in_place_after_copied_bytes() {
+        let mut buf = AlignedBuf::with_capacity(8192);
+        buf.extend_from_slice(&[7; 100]);
+        let spare = buf.spare_mut();
+        assert_eq!(spare.len(), 8092);
+        assert!(
+            spare.iter().all(|&b| b == 0),
+            "never-written memory is zeroed"
+        );
+        spare[..50].fill(9);
+        buf.advance(50);
+        assert_eq!(buf.len(), 150);
+        assert!(buf.as_slice()[100..].iter().all(|&b| b == 9));
+        // Reused: what was written before stays readable through spare_mut, not re-zeroed.
+        buf.clear();
+        assert_eq!(buf.spare_mut()[120], 9);
+        buf.advance(8192);
+        assert_eq!(buf.remaining(), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "aligned buffer overflow")]
+    fn advancing_past_the_capacity_is_refused() {
+        let mut buf = AlignedBuf::with_capacity(4096);
+        let _ = buf.spare_mut();
+        buf.advance(4097);
     }
 
     #[test]

@@ -769,23 +769,54 @@ impl Upload {
                 actual: total,
             });
         }
-        if self.sniff.len() < content_type::SNIFF_LEN_BYTES {
-            let take = (content_type::SNIFF_LEN_BYTES - self.sniff.len()).min(data.len());
-            self.sniff.extend_from_slice(&data[..take]);
-        }
-        self.received_bytes = total;
         let capacity = self.inner.config.write_buffer_bytes;
         while !data.is_empty() {
             let take = data.len().min(capacity - self.buffer.len());
             let (now, rest) = data.split_at(take);
+            let start = self.buffer.len();
             self.buffer.extend_from_slice(now);
-            // A full buffer goes to the disk now, unless it ends the object: then the commit
-            // writes it with the trailer.
-            let ends_object = rest.is_empty() && self.received_bytes == self.head.payload_len;
-            if self.buffer.len() == capacity && !ends_object {
-                self.submit().await?;
-            }
+            self.took_into_buffer(start).await?;
             data = rest;
+        }
+        Ok(())
+    }
+
+    /// Room for the object's next bytes in the upload's own buffer, for a caller that
+    /// receives them straight into it (a socket read) instead of copying them in with
+    /// [`write`](Self::write); never more than the bytes still expected. Count what was
+    /// put there with [`filled`](Self::filled).
+    pub fn unfilled_mut(&mut self) -> &mut [u8] {
+        let room = (self.inner.config.write_buffer_bytes - self.buffer.len())
+            .min(usize::try_from(self.remaining_bytes()).unwrap_or(usize::MAX));
+        &mut self.buffer.spare_mut()[..room]
+    }
+
+    /// Takes the first `count` bytes of [`unfilled_mut`](Self::unfilled_mut) as the object's
+    /// next bytes.
+    pub async fn filled(&mut self, count: usize) -> Result<()> {
+        assert!(
+            count as u64 <= self.remaining_bytes(),
+            "filled more than the object has left"
+        );
+        let start = self.buffer.len();
+        self.buffer.advance(count);
+        self.took_into_buffer(start).await
+    }
+
+    /// Accounts for the bytes the buffer gained from `start` on (sniffing the content type
+    /// from the object's first bytes); a full buffer goes to the disk now, unless it ends
+    /// the object: the commit then writes it with the trailer.
+    async fn took_into_buffer(&mut self, start: usize) -> Result<()> {
+        let taken = &self.buffer.as_slice()[start..];
+        if self.sniff.len() < content_type::SNIFF_LEN_BYTES {
+            let take = (content_type::SNIFF_LEN_BYTES - self.sniff.len()).min(taken.len());
+            self.sniff.extend_from_slice(&taken[..take]);
+        }
+        self.received_bytes += taken.len() as u64;
+        debug_assert!(self.received_bytes <= self.head.payload_len);
+        let ends_object = self.received_bytes == self.head.payload_len;
+        if self.buffer.len() == self.inner.config.write_buffer_bytes && !ends_object {
+            self.submit().await?;
         }
         Ok(())
     }
