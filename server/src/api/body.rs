@@ -45,6 +45,14 @@ impl ApiBody {
         }
     }
 
+    /// The bytes of a body held in memory (None for an object stream).
+    pub fn full_bytes(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::Full(bytes) => Some(bytes.as_deref().unwrap_or_default()),
+            Kind::Object { .. } => None,
+        }
+    }
+
     /// The verified bytes of an engine read.
     pub fn object(reader: ServingReader) -> Self {
         let remaining_bytes = reader.remaining_bytes();

@@ -47,6 +47,30 @@ pub async fn handle(core: &Core, request: Request<Incoming>) -> Response<ApiBody
         }
         *response.body_mut() = ApiBody::empty();
     }
+    with_cors(response)
+}
+
+/// Answers an upload (`POST /api/v1/files`) whose body is read from the connection itself
+/// (`runtime::direct`): the same checks and answers as through [`handle`].
+pub async fn handle_direct_upload(
+    core: &Core,
+    head: &http::request::Parts,
+    body: &mut RequestBody,
+) -> Response<ApiBody> {
+    let outcome = match check_head_size(core, &head.method, &head.uri, &head.headers) {
+        Ok(()) => {
+            answer_politely(head, body, async |head, body| {
+                upload::upload(core, head, body).await
+            })
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    with_cors(outcome.unwrap_or_else(|error| error_response(&error)))
+}
+
+/// Any origin may read every answer.
+fn with_cors(mut response: Response<ApiBody>) -> Response<ApiBody> {
     response.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
@@ -55,7 +79,7 @@ pub async fn handle(core: &Core, request: Request<Incoming>) -> Response<ApiBody
 }
 
 async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBody>, ApiError> {
-    check_head_size(core, &request)?;
+    check_head_size(core, request.method(), request.uri(), request.headers())?;
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
     if method == Method::OPTIONS {
@@ -132,9 +156,13 @@ async fn route(core: &Core, request: Request<Incoming>) -> Result<Response<ApiBo
 /// Enforces the configured head limits (hyper enforces only a wider bound; see
 /// `runtime::HYPER_HEAD_LIMIT_FACTOR`). The size counts the request line and each header line
 /// as sent, give or take whitespace.
-fn check_head_size<B>(core: &Core, request: &Request<B>) -> Result<(), ApiError> {
+fn check_head_size(
+    core: &Core,
+    method: &Method,
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+) -> Result<(), ApiError> {
     let limits = &core.node.config.limits;
-    let headers = request.headers();
     if headers.len() > limits.headers_max {
         return Err(ApiError::HeadTooLarge(format!(
             "the request has {} headers, more than the {} allowed",
@@ -142,9 +170,8 @@ fn check_head_size<B>(core: &Core, request: &Request<B>) -> Result<(), ApiError>
             limits.headers_max
         )));
     }
-    let uri = request.uri();
     let target = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
-    let request_line = request.method().as_str().len() + target + 12;
+    let request_line = method.as_str().len() + target + 12;
     let size = headers.iter().fold(request_line, |total, (name, value)| {
         total + name.as_str().len() + value.len() + 4
     });
@@ -283,13 +310,24 @@ pub async fn refusing_politely<F>(
 where
     F: AsyncFnOnce(&http::request::Parts, &mut RequestBody) -> Result<Response<ApiBody>, ApiError>,
 {
-    let expects_continue = request
-        .headers()
+    let (head, incoming) = request.into_parts();
+    answer_politely(&head, &mut RequestBody::new(incoming), handler).await
+}
+
+/// [`refusing_politely`] for a request already taken apart.
+async fn answer_politely<F>(
+    head: &http::request::Parts,
+    body: &mut RequestBody,
+    handler: F,
+) -> Result<Response<ApiBody>, ApiError>
+where
+    F: AsyncFnOnce(&http::request::Parts, &mut RequestBody) -> Result<Response<ApiBody>, ApiError>,
+{
+    let expects_continue = head
+        .headers
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    let (head, incoming) = request.into_parts();
-    let mut body = RequestBody::new(incoming);
-    let outcome = handler(&head, &mut body).await;
+    let outcome = handler(head, body).await;
     let Err(error) = outcome else {
         return outcome;
     };
@@ -309,8 +347,8 @@ where
     }
     let mut response = error_response(&error);
     if !drained {
-        // Body left unread: hyper closes the connection after this answer (it cannot find the
-        // next request). Saying so tells the client not to send another on it.
+        // Body left unread: the connection closes after this answer (the next request
+        // cannot be found). Saying so tells the client not to send another on it.
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -5,14 +5,15 @@
 
 use std::time::Duration;
 
-use colossus_engine::{CommitSpec, UploadSpec};
+use bytes::Bytes;
+use colossus_engine::{CommitSpec, Upload, UploadSpec};
 use http::{Response, StatusCode};
 
 use super::query::query_param;
 use super::request_body::RequestBody;
 use super::{json_response, now_unix_ms, parse_decimal_id, ApiBody, ApiError};
 use crate::compat::bag_id::BagId;
-use crate::http::multipart::{self, Event, MultipartLimits, MultipartParser};
+use crate::http::multipart::{self, DelimiterWatch, Event, MultipartLimits, MultipartParser};
 use crate::ledger::DataObject;
 use crate::node::UploadSlot;
 use crate::runtime::Core;
@@ -93,18 +94,96 @@ impl MultipartBody<'_> {
             if let Some(event) = self.parser.next_event().map_err(multipart_error)? {
                 return Ok(event);
             }
-            if self.ended {
-                self.parser.finish().map_err(multipart_error)?;
+            self.fill().await?;
+        }
+    }
+
+    /// Pushes the next body bytes into the parser; Err if there are none left (the body ended
+    /// before the closing boundary).
+    async fn fill(&mut self) -> Result<(), ApiError> {
+        if self.ended {
+            self.parser.finish().map_err(multipart_error)?;
+            return Err(ApiError::BadRequest(
+                "the multipart body ended before its closing boundary".into(),
+            ));
+        }
+        match self.body.next_bytes(self.timeout).await? {
+            Some(bytes) => self.parser.push(bytes),
+            None => self.ended = true,
+        }
+        Ok(())
+    }
+}
+
+/// File bytes still to come, at the point the parser has handed out all it holds, from which
+/// a body read from the connection itself is read in place, straight into the engine's
+/// buffer (see [`receive_in_place`]). Below it the copy costs less than getting it right.
+const RECEIVE_IN_PLACE_MIN_BYTES: u64 = 256 << 10;
+
+/// Streams the file part's data into the upload, up to the end of the part.
+async fn receive_file_part(
+    body: &mut MultipartBody<'_>,
+    upload: &mut Upload,
+) -> Result<(), ApiError> {
+    loop {
+        match body.parser.next_event().map_err(multipart_error)? {
+            Some(Event::Data(bytes)) => upload.write(&bytes).await?,
+            Some(Event::PartEnd) => return Ok(()),
+            Some(Event::PartStart { .. } | Event::End) => {
                 return Err(ApiError::BadRequest(
-                    "the multipart body ended before its closing boundary".into(),
-                ));
+                    "the file part is not terminated".into(),
+                ))
             }
-            match self.body.next_bytes(self.timeout).await? {
-                Some(bytes) => self.parser.push(bytes),
-                None => self.ended = true,
+            None => {
+                if upload.remaining_bytes() >= RECEIVE_IN_PLACE_MIN_BYTES
+                    && body.body.reads_in_place()
+                {
+                    if let Some((held_back, watch)) = body.parser.hand_off_part_data() {
+                        let taken = receive_in_place(body, upload, held_back, watch).await?;
+                        body.parser
+                            .data_taken_elsewhere(taken)
+                            .map_err(multipart_error)?;
+                        // What follows the object's bytes goes through the parser again.
+                        continue;
+                    }
+                }
+                body.fill().await?;
             }
         }
     }
+}
+
+/// Reads the rest of the object's bytes from the connection straight into the upload's
+/// buffer (no copy on the way: the kernel's receive copy is the only one), watching them for
+/// the multipart delimiter as the parser would have. `held_back` (bytes the parser held back
+/// as a possible delimiter start) come first. Returns the data bytes taken.
+async fn receive_in_place(
+    body: &mut MultipartBody<'_>,
+    upload: &mut Upload,
+    held_back: Bytes,
+    mut watch: DelimiterWatch,
+) -> Result<u64, ApiError> {
+    watch.check(&held_back).map_err(multipart_error)?;
+    upload.write(&held_back).await?;
+    let mut taken = held_back.len() as u64;
+    while upload.remaining_bytes() > 0 {
+        let read = body
+            .body
+            .read_into(upload.unfilled_mut(), body.timeout)
+            .await?;
+        if read == 0 {
+            return Err(ApiError::BadRequest(format!(
+                "the request body ends inside the file part, {} bytes short of the data object",
+                upload.remaining_bytes()
+            )));
+        }
+        watch
+            .check(&upload.unfilled_mut()[..read])
+            .map_err(multipart_error)?;
+        upload.filled(read).await?;
+        taken += read as u64;
+    }
+    Ok(taken)
 }
 
 fn multipart_error(error: multipart::MultipartError) -> ApiError {
@@ -189,17 +268,7 @@ pub async fn upload(
         size_bytes: admitted.object.size_bytes,
     })?;
     // The file part's bytes, straight into the reservation.
-    loop {
-        match body.next().await? {
-            Event::Data(bytes) => upload.write(&bytes).await?,
-            Event::PartEnd => break,
-            Event::PartStart { .. } | Event::End => {
-                return Err(ApiError::BadRequest(
-                    "the file part is not terminated".into(),
-                ))
-            }
-        }
-    }
+    receive_file_part(&mut body, &mut upload).await?;
     // Whatever follows the file part (more fields, the closing boundary) is read and ignored.
     read_to_end(&mut body).await?;
     let auto_accept = node.ledger.auto_accept_uploads();

@@ -6,6 +6,7 @@ pub mod conditional;
 pub mod multipart;
 pub mod percent;
 pub mod range;
+pub mod upload_head;
 
 /// Optional whitespace (RFC 9110 §5.6.3): space or horizontal tab.
 pub(crate) fn is_ows(c: char) -> bool {

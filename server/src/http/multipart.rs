@@ -163,6 +163,19 @@ pub enum MultipartError {
         /// The limit.
         limit_bytes: u64,
     },
+    /// The delimiter occurs inside data the caller took in itself
+    /// ([`MultipartParser::hand_off_part_data`]): the part ends before the length the caller
+    /// was promised.
+    #[error(
+        "multipart part {name:?} ends after {at_bytes} of its data bytes, fewer than the \
+         request promised (is the boundary unique to the body?)"
+    )]
+    PartEndsEarly {
+        /// The part's field name (cut to 64 bytes).
+        name: String,
+        /// Data bytes of the part before the delimiter.
+        at_bytes: u64,
+    },
     /// The body ended before the closing boundary.
     #[error("multipart body ended {during} before the closing boundary")]
     Truncated {
@@ -317,6 +330,47 @@ impl Delimiter {
     }
 }
 
+/// Finds the delimiter in part data the caller takes past the parser
+/// ([`MultipartParser::hand_off_part_data`]), across the pieces it comes in.
+pub struct DelimiterWatch {
+    finder: memchr::memmem::Finder<'static>,
+    delimiter_len: usize,
+    /// The last bytes seen (fewer than a delimiter's length): a delimiter may begin there.
+    tail: Vec<u8>,
+    part_name: String,
+    /// Data bytes of the part before `tail`'s end.
+    seen_bytes: u64,
+}
+
+impl DelimiterWatch {
+    /// Looks at the next data bytes; an error if a delimiter ends in them.
+    pub fn check(&mut self, data: &[u8]) -> Result<(), MultipartError> {
+        let keep = self.delimiter_len - 1;
+        // A delimiter that begins in the tail ends within the first `keep` bytes of `data`.
+        let tail_len = self.tail.len();
+        self.tail.extend_from_slice(&data[..data.len().min(keep)]);
+        let found = match self.finder.find(&self.tail) {
+            Some(at) => Some(at as u64),
+            None => self.finder.find(data).map(|at| (tail_len + at) as u64),
+        };
+        if let Some(at) = found {
+            return Err(MultipartError::PartEndsEarly {
+                name: self.part_name.clone(),
+                at_bytes: self.seen_bytes - tail_len as u64 + at,
+            });
+        }
+        self.seen_bytes += data.len() as u64;
+        if data.len() >= keep {
+            self.tail.clear();
+            self.tail.extend_from_slice(&data[data.len() - keep..]);
+        } else {
+            let excess = self.tail.len().saturating_sub(keep);
+            self.tail.drain(..excess);
+        }
+        Ok(())
+    }
+}
+
 /// What scanning for the delimiter found at the front of the input.
 enum Scan {
     /// Bytes before any delimiter (never empty).
@@ -409,6 +463,54 @@ impl MultipartParser {
     /// [`Event::PartStart`], e.g. with the object's size for the file part.
     pub fn set_part_bytes_max(&mut self, limit_bytes: Option<u64>) {
         self.part_bytes_max = limit_bytes;
+    }
+
+    /// Lets the caller take the rest of the current part's data in itself, past the parser
+    /// (an upload whose file part has a known length reads it from the socket straight into
+    /// the engine's buffer). Returns the bytes the parser held back (fewer than a
+    /// delimiter's length that may begin one: they are the next data bytes, to be taken
+    /// first) and a watch that finds the delimiter in the data the caller takes. Then call
+    /// [`data_taken_elsewhere`](Self::data_taken_elsewhere) with the bytes taken, and push
+    /// the body that follows them as before.
+    ///
+    /// Only in a part's data with nothing else buffered, i.e. once [`next_event`](Self::next_event)
+    /// returned `Ok(None)` there; None otherwise.
+    pub fn hand_off_part_data(&mut self) -> Option<(Bytes, DelimiterWatch)> {
+        if self.state != State::Body || self.failed.is_some() || self.input.len() > 1 {
+            return None;
+        }
+        let held_back = self.input.pop_front().unwrap_or_default();
+        debug_assert!(held_back.len() < self.delimiter.len(), "input was drained");
+        let watch = DelimiterWatch {
+            finder: self.delimiter.finder.clone(),
+            delimiter_len: self.delimiter.len(),
+            tail: Vec::with_capacity(2 * self.delimiter.len()),
+            part_name: cut(&self.part_name),
+            seen_bytes: self.part_bytes,
+        };
+        Some((held_back, watch))
+    }
+
+    /// Counts `count` data bytes of the current part as taken by the caller (see
+    /// [`hand_off_part_data`](Self::hand_off_part_data)), against the part's bound.
+    pub fn data_taken_elsewhere(&mut self, count: u64) -> Result<(), MultipartError> {
+        assert!(
+            self.state == State::Body && self.input.is_empty(),
+            "data taken elsewhere only after hand_off_part_data"
+        );
+        let total = self.part_bytes + count;
+        if let Some(limit_bytes) = self.part_bytes_max {
+            if total > limit_bytes {
+                let error = MultipartError::PartTooLarge {
+                    name: cut(&self.part_name),
+                    limit_bytes,
+                };
+                self.failed = Some(error.clone());
+                return Err(error);
+            }
+        }
+        self.part_bytes = total;
+        Ok(())
     }
 
     /// Data bytes of the current part handed out so far.
@@ -1877,5 +1979,132 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Parses `body` (a field, then a file part holding `data`) with the first `cut` bytes
+    /// pushed through the parser and the rest of the file data taken past it (as an upload
+    /// read in place does); the file data as the caller saw it, or the first error.
+    fn parse_with_hand_off(
+        body: &[u8],
+        data: &[u8],
+        cut: usize,
+    ) -> Result<Vec<u8>, MultipartError> {
+        let mut parser = MultipartParser::new(B, MultipartLimits::default())?;
+        parser.push_slice(&body[..cut]);
+        let mut seen = Vec::new();
+        let mut in_file = false;
+        while let Some(event) = parser.next_event()? {
+            match event {
+                Event::PartStart { name, .. } => in_file = name == "file",
+                Event::Data(bytes) if in_file => seen.extend_from_slice(&bytes),
+                _ => {}
+            }
+        }
+        assert!(in_file, "cut at {cut} is not in the file data");
+        parser.set_part_bytes_max(Some(data.len() as u64));
+        let (held_back, mut watch) = parser.hand_off_part_data().expect("in part data");
+        // The caller takes the held-back bytes, then the rest of the data in pieces of 7.
+        let data_start = body
+            .windows(data.len().max(1))
+            .position(|w| w == data)
+            .unwrap();
+        let taken_from = cut - held_back.len();
+        assert_eq!(&body[taken_from..cut], &held_back[..]);
+        assert_eq!(taken_from - data_start, seen.len(), "cut at {cut}");
+        watch.check(&held_back)?;
+        seen.extend_from_slice(&held_back);
+        let data_end = data_start + data.len();
+        for piece in body[cut..data_end].chunks(7) {
+            watch.check(piece)?;
+            seen.extend_from_slice(piece);
+        }
+        parser.data_taken_elsewhere((data_end - taken_from) as u64)?;
+        parser.push_slice(&body[data_end..]);
+        let mut events = Vec::new();
+        while let Some(event) = parser.next_event()? {
+            events.push(event);
+        }
+        assert_eq!(events, [Event::PartEnd, Event::End], "cut at {cut}");
+        parser.finish()?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn part_data_taken_past_the_parser_reads_as_parsed_through() {
+        // Data with line breaks, dashes and a partial delimiter, so that cuts fall where the
+        // parser holds bytes back.
+        let mut data = b"\r\n--\r\n-".to_vec();
+        data.extend_from_slice(format!("\r\n--{}", &B[..20]).as_bytes());
+        data.extend_from_slice(&[b'x'; 40]);
+        data.extend_from_slice(b"\r\n--");
+        let body = body(
+            B,
+            &[
+                field("bagId", b"static:council"),
+                file("file", "f", "a/b", &data),
+            ],
+        );
+        let start = body.windows(data.len()).position(|w| w == data).unwrap();
+        for cut in start..start + data.len() {
+            assert_eq!(
+                parse_with_hand_off(&body, &data, cut),
+                Ok(data.clone()),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_delimiter_in_data_taken_past_the_parser_is_found_wherever_it_falls() {
+        let delimiter = format!("\r\n--{B}");
+        for at in [0, 1, 5, 33, 60] {
+            let mut data = vec![b'y'; 120];
+            data[at..at + delimiter.len()].copy_from_slice(delimiter.as_bytes());
+            let body = body(B, &[file("file", "f", "a/b", &data)]);
+            let start = body.windows(data.len()).position(|w| w == data).unwrap();
+            for cut in start..=start + at {
+                assert_eq!(
+                    parse_with_hand_off(&body, &data, cut),
+                    Err(MultipartError::PartEndsEarly {
+                        name: "file".into(),
+                        at_bytes: at as u64,
+                    }),
+                    "delimiter at {at}, cut at {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn data_taken_past_the_parser_counts_against_the_part_bound() {
+        let data = vec![b'z'; 50];
+        let body = body(B, &[file("file", "f", "a/b", &data)]);
+        let start = body.windows(data.len()).position(|w| w == data).unwrap();
+        let mut parser = MultipartParser::new(B, MultipartLimits::default()).unwrap();
+        parser.push_slice(&body[..start]);
+        while parser.next_event().unwrap().is_some() {}
+        parser.set_part_bytes_max(Some(49));
+        assert!(parser.hand_off_part_data().is_some());
+        assert_eq!(
+            parser.data_taken_elsewhere(50),
+            Err(MultipartError::PartTooLarge {
+                name: "file".into(),
+                limit_bytes: 49
+            })
+        );
+    }
+
+    #[test]
+    fn hand_off_only_inside_part_data() {
+        let mut parser = MultipartParser::new(B, MultipartLimits::default()).unwrap();
+        assert!(
+            parser.hand_off_part_data().is_none(),
+            "before the first part"
+        );
+        parser.push_slice(
+            format!("--{B}\r\nContent-Disposition: form-data; name=\"a\"\r\n").as_bytes(),
+        );
+        while parser.next_event().unwrap().is_some() {}
+        assert!(parser.hand_off_part_data().is_none(), "in a part's headers");
     }
 }

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use hyper::rt::{Read, ReadBufCursor, Write};
+use monoio::io::poll_io::{AsyncRead as _, AsyncWrite as _, ReadBuf};
 use monoio::net::tcp::stream_poll::TcpStreamPoll;
 use monoio_compat::hyper::MonoioIo;
 
@@ -95,6 +96,65 @@ impl TrackedIo {
             activity,
             carried,
         }
+    }
+
+    /// Reads the next bytes into `buf` (bytes carried in first): how many, 0 at the end of
+    /// the stream. For requests read without hyper (see `direct`).
+    pub async fn read_some(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.carried.is_empty() {
+            let n = self.carried.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.carried.split_to(n));
+            return Ok(n);
+        }
+        let stream: &mut TcpStreamPoll = &mut self.inner;
+        let n = std::future::poll_fn(|cx| {
+            let mut read = ReadBuf::new(buf);
+            Pin::new(&mut *stream)
+                .poll_read(cx, &mut read)
+                .map_ok(|()| read.filled().len())
+        })
+        .await?;
+        self.activity.touch();
+        Ok(n)
+    }
+
+    /// Puts `bytes` back in front of whatever is still to be read.
+    pub fn unread(&mut self, bytes: Bytes) {
+        if self.carried.is_empty() {
+            self.carried = bytes;
+        } else if !bytes.is_empty() {
+            let mut joined = bytes::BytesMut::with_capacity(bytes.len() + self.carried.len());
+            joined.extend_from_slice(&bytes);
+            joined.extend_from_slice(&self.carried);
+            self.carried = joined.freeze();
+        }
+    }
+
+    /// Whether bytes carried in are still to be read.
+    pub fn has_carried(&self) -> bool {
+        !self.carried.is_empty()
+    }
+
+    /// The bytes carried in and not read yet, taken out.
+    pub fn take_carried(&mut self) -> Bytes {
+        std::mem::take(&mut self.carried)
+    }
+
+    /// Writes all of `bytes`.
+    pub async fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            let stream: &mut TcpStreamPoll = &mut self.inner;
+            let written =
+                std::future::poll_fn(|cx| Pin::new(&mut *stream).poll_write(cx, bytes)).await;
+            match written? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => {
+                    self.activity.touch();
+                    bytes = &bytes[n..];
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The stream back, for a connection that hyper has finished with. Bytes carried in

@@ -111,6 +111,11 @@ impl ConnectionGuard {
     pub fn reached(&self, phase: Phase) -> PhaseWatch<'_> {
         PhaseWatch { guard: self, phase }
     }
+
+    /// Whether the core's shutdown began.
+    pub fn shutting_down(&self) -> bool {
+        self.connections.shutting_down()
+    }
 }
 
 impl Drop for ConnectionGuard {

@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod connections;
+pub mod direct;
 pub mod ledger_writes;
 pub mod listing;
 pub mod serve;

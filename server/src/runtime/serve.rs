@@ -28,6 +28,7 @@ use monoio_compat::hyper::MonoioTimer;
 
 use super::activity::{Activity, TrackedIo};
 use super::connections::{ConnectionGuard, Phase};
+use super::direct::{self, Taken};
 use super::{Core, HYPER_HEAD_LIMIT_FACTOR, HYPER_STACK_HEADERS_MAX};
 use crate::api::{self, ApiBody};
 use crate::config::Limits;
@@ -55,6 +56,20 @@ pub async fn serve_connection(core: Rc<Core>, stream: TcpStream, guard: Connecti
             return;
         };
         let io = TrackedIo::new(polled, activity.clone(), carried);
+        // An upload is answered without hyper (see `direct`); anything else goes to hyper.
+        let io = match direct::take_request(&core, io, &guard, &activity).await {
+            Taken::Hyper(io) => io,
+            Taken::Answered(mut io) => {
+                carried = io.take_carried();
+                let comp = io.into_stream().try_into_comp_io();
+                let Some(comp) = switched(comp, &core, "connection release") else {
+                    return;
+                };
+                stream = comp;
+                continue;
+            }
+            Taken::Closed => return,
+        };
         let Some(released) = serve_until_idle(&core, io, &guard, &activity).await else {
             return;
         };
