@@ -100,16 +100,24 @@ fn send_slowly(addr: SocketAddr, head: &[u8]) -> SlowHead {
 fn slowloris_heads_are_cut_off_while_others_are_served() {
     let node = Node::start_dev(&["--header-read-timeout-ms", "1000"]);
     // About 140 bytes at five a second: a client would need about 28 s to finish this head.
-    let head = format!(
-        "GET /api/v1/version HTTP/1.1\r\nHost: {}\r\nUser-Agent: slowloris\r\nX-Padding: {}\r\n\r\n",
-        node.addr,
-        "a".repeat(64)
-    );
+    // Half of them trickle an upload's head, which the node reads without hyper.
+    let heads = [
+        format!(
+            "GET /api/v1/version HTTP/1.1\r\nHost: {}\r\nUser-Agent: slowloris\r\nX-Padding: {}\r\n\r\n",
+            node.addr,
+            "a".repeat(64)
+        ),
+        format!(
+            "POST /api/v1/files HTTP/1.1\r\nHost: {}\r\nContent-Length: 100\r\nX-Padding: {}\r\n\r\n",
+            node.addr,
+            "a".repeat(64)
+        ),
+    ];
     let slow: Vec<_> = (0..4)
-        .map(|_| {
+        .map(|i| {
             let addr = node.addr;
-            let head = head.clone().into_bytes();
-            thread::spawn(move || send_slowly(addr, &head))
+            let head = heads[i % 2].clone().into_bytes();
+            (head.len(), thread::spawn(move || send_slowly(addr, &head)))
         })
         .collect();
     // Meanwhile the node serves everyone else.
@@ -118,7 +126,7 @@ fn slowloris_heads_are_cut_off_while_others_are_served() {
         assert_eq!(answer.status, 200);
         thread::sleep(Duration::from_millis(200));
     }
-    for slow in slow {
+    for (head_len, slow) in slow {
         let outcome = slow.join().expect("slow client");
         assert!(
             outcome.closed,
@@ -126,10 +134,9 @@ fn slowloris_heads_are_cut_off_while_others_are_served() {
             outcome.sent
         );
         assert!(
-            outcome.sent < head.len(),
-            "sent {} of {}",
-            outcome.sent,
-            head.len()
+            outcome.sent < head_len,
+            "sent {} of {head_len}",
+            outcome.sent
         );
         // Closed silently, or with a 408; never an answer to the unfinished request.
         let text = String::from_utf8_lossy(&outcome.received);

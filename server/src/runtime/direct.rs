@@ -11,13 +11,13 @@
 //! same keep-alive connection stay with hyper until it is released.
 
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use http::header;
 use http::Response;
 
-use super::activity::{Activity, TrackedIo};
+use super::activity::TrackedIo;
 use super::connections::{ConnectionGuard, Phase};
 use super::Core;
 use crate::api::request_body::{DirectBody, RequestBody};
@@ -41,14 +41,12 @@ pub enum Taken {
 
 /// Reads the start of the connection's next request and answers it here if it is an upload
 /// this path takes.
-pub async fn take_request(
-    core: &Rc<Core>,
-    mut io: TrackedIo,
-    guard: &ConnectionGuard,
-    activity: &Activity,
-) -> Taken {
+pub async fn take_request(core: &Rc<Core>, mut io: TrackedIo, guard: &ConnectionGuard) -> Taken {
     let limits = &core.node.config.limits;
     let head_bytes_max = limits.header_size_max_bytes.max(HEAD_READ_BYTES);
+    // The whole head must come within the timeout, however slowly its bytes trickle in (as
+    // hyper bounds it).
+    let deadline = Instant::now() + Duration::from_millis(limits.header_read_timeout_ms);
     let mut read = BytesMut::new();
     let head = loop {
         match scan_upload_head(&read, limits.headers_max) {
@@ -57,7 +55,6 @@ pub async fn take_request(
             HeadScan::Partial if read.len() >= head_bytes_max => return hand_to_hyper(io, read),
             HeadScan::Partial => {}
         }
-        let deadline = activity.last() + Duration::from_millis(limits.header_read_timeout_ms);
         let at = read.len();
         read.resize(at + HEAD_READ_BYTES, 0);
         let outcome = monoio::select! {

@@ -57,7 +57,7 @@ pub async fn serve_connection(core: Rc<Core>, stream: TcpStream, guard: Connecti
         };
         let io = TrackedIo::new(polled, activity.clone(), carried);
         // An upload is answered without hyper (see `direct`); anything else goes to hyper.
-        let io = match direct::take_request(&core, io, &guard, &activity).await {
+        let io = match direct::take_request(&core, io, &guard).await {
             Taken::Hyper(io) => io,
             Taken::Answered(mut io) => {
                 carried = io.take_carried();
