@@ -71,7 +71,11 @@ impl DirectBody {
 
     /// Reads the next body bytes into `buf` (no more than are left): how many, 0 at the end
     /// of the body. A connection that ends first, or stays silent for `timeout`, is an error.
-    async fn read_into(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, ApiError> {
+    pub async fn read_into(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<usize, ApiError> {
         let want = buf
             .len()
             .min(usize::try_from(self.remaining_bytes).unwrap_or(usize::MAX));
@@ -181,24 +185,15 @@ impl RequestBody {
         }
     }
 
-    /// Whether [`read_into`](Self::read_into) can read the body in place.
-    pub fn reads_in_place(&self) -> bool {
-        matches!(self.source, Source::Direct(_))
-    }
-
-    /// Reads the next body bytes into `buf`, in place (a direct body only; see
-    /// [`reads_in_place`](Self::reads_in_place)): how many, 0 at the end of the body.
-    pub async fn read_into(
-        &mut self,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<usize, ApiError> {
-        self.asked = true;
+    /// The body to be read in place, into a buffer the handler names
+    /// ([`DirectBody::read_into`]): a body read from the connection itself only.
+    pub fn in_place(&mut self) -> Option<&mut DirectBody> {
         match &mut self.source {
-            Source::Direct(body) => body.read_into(buf, timeout).await,
-            Source::Hyper(_) => Err(ApiError::Internal(
-                "a body read by hyper cannot be read in place".into(),
-            )),
+            Source::Direct(body) => {
+                self.asked = true;
+                Some(body)
+            }
+            Source::Hyper(_) => None,
         }
     }
 

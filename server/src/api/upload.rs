@@ -10,7 +10,7 @@ use colossus_engine::{CommitSpec, Upload, UploadSpec};
 use http::{Response, StatusCode};
 
 use super::query::query_param;
-use super::request_body::RequestBody;
+use super::request_body::{DirectBody, RequestBody};
 use super::{json_response, now_unix_ms, parse_decimal_id, ApiBody, ApiError};
 use crate::compat::bag_id::BagId;
 use crate::http::multipart::{self, DelimiterWatch, Event, MultipartLimits, MultipartParser};
@@ -117,7 +117,8 @@ impl MultipartBody<'_> {
 
 /// File bytes still to come, at the point the parser has handed out all it holds, from which
 /// a body read from the connection itself is read in place, straight into the engine's
-/// buffer (see [`receive_in_place`]). Below it the copy costs less than getting it right.
+/// buffer (see [`receive_in_place`]). A smaller object gets a buffer of its own size, new
+/// each time, which would have to be zeroed before a read into it: as much work as the copy.
 const RECEIVE_IN_PLACE_MIN_BYTES: u64 = 256 << 10;
 
 /// Streams the file part's data into the upload, up to the end of the part.
@@ -135,11 +136,14 @@ async fn receive_file_part(
                 ))
             }
             None => {
-                if upload.remaining_bytes() >= RECEIVE_IN_PLACE_MIN_BYTES
-                    && body.body.reads_in_place()
-                {
+                let in_place = (upload.remaining_bytes() >= RECEIVE_IN_PLACE_MIN_BYTES)
+                    .then(|| body.body.in_place())
+                    .flatten();
+                if let Some(direct) = in_place {
                     if let Some((held_back, watch)) = body.parser.hand_off_part_data() {
-                        let taken = receive_in_place(body, upload, held_back, watch).await?;
+                        let taken =
+                            receive_in_place(direct, body.timeout, upload, held_back, watch)
+                                .await?;
                         body.parser
                             .data_taken_elsewhere(taken)
                             .map_err(multipart_error)?;
@@ -158,7 +162,8 @@ async fn receive_file_part(
 /// the multipart delimiter as the parser would have. `held_back` (bytes the parser held back
 /// as a possible delimiter start) come first. Returns the data bytes taken.
 async fn receive_in_place(
-    body: &mut MultipartBody<'_>,
+    body: &mut DirectBody,
+    timeout: Duration,
     upload: &mut Upload,
     held_back: Bytes,
     mut watch: DelimiterWatch,
@@ -167,10 +172,7 @@ async fn receive_in_place(
     upload.write(&held_back).await?;
     let mut taken = held_back.len() as u64;
     while upload.remaining_bytes() > 0 {
-        let read = body
-            .body
-            .read_into(upload.unfilled_mut(), body.timeout)
-            .await?;
+        let read = body.read_into(upload.unfilled_mut(), timeout).await?;
         if read == 0 {
             return Err(ApiError::BadRequest(format!(
                 "the request body ends inside the file part, {} bytes short of the data object",

@@ -130,11 +130,6 @@ impl TrackedIo {
         }
     }
 
-    /// Whether bytes carried in are still to be read.
-    pub fn has_carried(&self) -> bool {
-        !self.carried.is_empty()
-    }
-
     /// The bytes carried in and not read yet, taken out.
     pub fn take_carried(&mut self) -> Bytes {
         std::mem::take(&mut self.carried)

@@ -1,4 +1,7 @@
-//! One connection's life. hyper serves its requests; once the connection has sat idle
+//! One connection's life. The start of its first request (and of the first after each
+//! release, or after an upload answered there) is read by `direct`, which answers plain
+//! uploads itself and hands everything else to hyper with the bytes it read. hyper serves
+//! the requests it is given; once the connection has sat idle
 //! between requests for `idle_release_ms`, hyper's connection (read and write buffers,
 //! parser state: 20-30 KiB with its task) is dropped and the socket waits for its next byte
 //! holding nothing else. Thousands of idle keep-alive connections then cost 2-7 KiB each
