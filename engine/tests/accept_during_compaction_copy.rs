@@ -23,32 +23,19 @@ use colossus_engine::checkpoint::{Checkpoint, CHECKPOINT_VERSION_1, SEGMENT_ENTR
 use colossus_engine::codec::{put_u32, put_u64, MAC_LEN};
 use colossus_engine::store::{CHECKPOINT_FILE, SUPERBLOCK_FILE};
 use colossus_engine::superblock::Superblock;
-use colossus_engine::{Store, StoreConfig};
-use common::crash_child::{crash_in_child, exit_as_if_killed};
-use common::held_compaction_copy::{hold_a_compaction_copy, open_with_held_syncs, COPIED_BYTES};
+use colossus_engine::{Store, Writer};
+use common::crash_child::crash_in_child;
+use common::held_compaction_copy::{config, crash_with_a_copy_in_flight, COPIED_BYTES};
 use common::*;
 
 const CHILD_ENV: &str = "COLOSSUS_ACCEPT_DURING_COPY_CHILD";
 const COPIED_ID: u64 = 1;
 
-fn config() -> StoreConfig {
-    StoreConfig {
-        // Only the explicit checkpoint below.
-        checkpoint_interval_ms: 3_600_000,
-        ..small_config()
-    }
-}
-
 /// In the child: compaction's copy of the pending object held in flight, the object accepted
 /// meanwhile, a checkpoint, an exit that closes nothing.
 fn set_up_and_crash(dir: &Path) -> ! {
-    let (store, hooks) = open_with_held_syncs(dir, config());
-    run(async {
-        let accepting = store.writer();
-        hold_a_compaction_copy(&store, &hooks, COPIED_ID, &accepting).await;
+    crash_with_a_copy_in_flight(dir, COPIED_ID, async |accepting: &Writer| {
         assert!(accepting.mark_accepted(COPIED_ID).await.unwrap().accepted);
-        store.checkpoint().unwrap();
-        exit_as_if_killed()
     })
 }
 

@@ -16,32 +16,19 @@ mod common;
 
 use std::path::Path;
 
-use colossus_engine::{EngineError, Store, StoreConfig};
-use common::crash_child::{crash_in_child, exit_as_if_killed};
-use common::held_compaction_copy::{hold_a_compaction_copy, open_with_held_syncs, OTHER_LANE_ID};
+use colossus_engine::{EngineError, Store, Writer};
+use common::crash_child::crash_in_child;
+use common::held_compaction_copy::{config, crash_with_a_copy_in_flight, OTHER_LANE_ID};
 use common::*;
 
 const CHILD_ENV: &str = "COLOSSUS_COMPACTION_COPY_CHILD";
 const COPIED_ID: u64 = 1;
 
-fn config() -> StoreConfig {
-    StoreConfig {
-        // Only the explicit checkpoint below.
-        checkpoint_interval_ms: 3_600_000,
-        ..small_config()
-    }
-}
-
 /// In the child: compaction's copy of the object held in flight, the object deleted
 /// meanwhile, a checkpoint, an exit that closes nothing.
 fn set_up_and_crash(dir: &Path) -> ! {
-    let (store, hooks) = open_with_held_syncs(dir, config());
-    run(async {
-        let deleting = store.writer();
-        hold_a_compaction_copy(&store, &hooks, COPIED_ID, &deleting).await;
+    crash_with_a_copy_in_flight(dir, COPIED_ID, async |deleting: &Writer| {
         deleting.delete(COPIED_ID).await.unwrap();
-        store.checkpoint().unwrap();
-        exit_as_if_killed()
     })
 }
 

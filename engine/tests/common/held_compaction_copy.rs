@@ -6,16 +6,43 @@ use std::sync::Arc;
 
 use colossus_engine::{Store, StoreConfig, Writer};
 
+use super::crash_child::exit_as_if_killed;
 use super::interposed_disk::{HoldNewSegments, InterposedDisk};
-use super::{content, put};
+use super::{content, put, run, small_config};
 
 /// Payload size of the copied object.
 pub const COPIED_BYTES: usize = 48 << 10;
 /// The object written through the other lane (4 KiB).
 pub const OTHER_LANE_ID: u64 = 200;
 
+/// The stores of these tests: no checkpoint but the ones a test takes.
+pub fn config() -> StoreConfig {
+    StoreConfig {
+        checkpoint_interval_ms: 3_600_000,
+        ..small_config()
+    }
+}
+
+/// In a crash child: holds compaction's copy of `copied_id` in flight in the store at `dir`
+/// ([`hold_a_compaction_copy`]), lets `meanwhile` change the object through another lane,
+/// takes a checkpoint and exits as if killed (nothing closed, nothing flushed).
+pub fn crash_with_a_copy_in_flight(
+    dir: &Path,
+    copied_id: u64,
+    meanwhile: impl AsyncFnOnce(&Writer),
+) -> ! {
+    let (store, hooks) = open_with_held_syncs(dir, config());
+    run(async {
+        let other = store.writer();
+        hold_a_compaction_copy(&store, &hooks, copied_id, &other).await;
+        meanwhile(&other).await;
+        store.checkpoint().unwrap();
+        exit_as_if_killed()
+    })
+}
+
 /// Opens (or creates) the store over a disk that can hold the syncs of new segments.
-pub fn open_with_held_syncs(dir: &Path, config: StoreConfig) -> (Store, Arc<HoldNewSegments>) {
+fn open_with_held_syncs(dir: &Path, config: StoreConfig) -> (Store, Arc<HoldNewSegments>) {
     let hooks = Arc::new(HoldNewSegments::default());
     let disk = Arc::new(InterposedDisk {
         hooks: hooks.clone(),
