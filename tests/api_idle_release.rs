@@ -99,50 +99,9 @@ fn released_connections_keep_serving_and_keep_a_begun_request_head() {
     wait_for_releases(&node, before + 3);
     send_get(&mut stream, 1);
     send_get(&mut stream, 1);
-    for answer in read_answers(&mut stream, 2) {
+    for answer in read_raw_answers(&mut stream, 2) {
         assert_kept_alive(&answer, &object);
     }
-}
-
-/// Reads `count` answers that may arrive in the same reads (pipelined requests).
-fn read_answers(stream: &mut TcpStream, count: usize) -> Vec<RawAnswer> {
-    let mut buffer = Vec::new();
-    let mut chunk = vec![0u8; 1 << 16];
-    let mut answers = Vec::new();
-    while answers.len() < count {
-        let parsed = buffer
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .and_then(|at| {
-                let head = String::from_utf8_lossy(&buffer[..at + 4]).to_string();
-                let length: usize = head
-                    .to_ascii_lowercase()
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))?
-                    .trim()
-                    .parse()
-                    .ok()?;
-                (buffer.len() >= at + 4 + length).then_some((head, at + 4, length))
-            });
-        match parsed {
-            Some((head, body_at, length)) => {
-                let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-                let body = buffer[body_at..body_at + length].to_vec();
-                buffer.drain(..body_at + length);
-                answers.push(RawAnswer { status, head, body });
-            }
-            None => {
-                let n = stream.read(&mut chunk).expect("reading answers");
-                assert!(
-                    n > 0,
-                    "the connection ended after {} answers",
-                    answers.len()
-                );
-                buffer.extend_from_slice(&chunk[..n]);
-            }
-        }
-    }
-    answers
 }
 
 #[test]

@@ -47,43 +47,6 @@ fn assert_created(answer: Option<RawAnswer>, bytes: &[u8]) -> RawAnswer {
     answer
 }
 
-/// Reads `count` answers (each with a Content-Length body) off `stream`, however the bytes
-/// of consecutive answers fall into reads.
-fn read_answers(stream: &mut std::net::TcpStream, count: usize) -> Vec<RawAnswer> {
-    let mut buffer = Vec::new();
-    let mut answers = Vec::new();
-    let mut chunk = [0u8; 65536];
-    while answers.len() < count {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..at + 4]).into_owned();
-            let length: usize = head
-                .lines()
-                .find_map(|line| {
-                    let (name, value) = line.split_once(':')?;
-                    name.trim()
-                        .eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse().ok())?
-                })
-                .expect("a Content-Length");
-            if buffer.len() >= at + 4 + length {
-                let body = buffer[at + 4..at + 4 + length].to_vec();
-                buffer.drain(..at + 4 + length);
-                let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-                answers.push(RawAnswer { status, head, body });
-                continue;
-            }
-        }
-        let n = stream.read(&mut chunk).expect("reading answers");
-        assert!(
-            n > 0,
-            "the connection ended after {} answers",
-            answers.len()
-        );
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    answers
-}
-
 #[test]
 fn uploads_and_a_pipelined_request_share_one_connection() {
     let node = Node::start_dev(&["--disable-upload-auth"]);
@@ -114,7 +77,7 @@ fn uploads_and_a_pipelined_request_share_one_connection() {
     request.extend_from_slice(b"GET /api/v1/files/1 HTTP/1.1\r\nHost: x\r\n\r\n");
     stream.write_all(&request).unwrap();
     // Both answers may come in one read: read them off one buffer.
-    let mut answers = read_answers(&mut stream, 2).into_iter();
+    let mut answers = read_raw_answers(&mut stream, 2).into_iter();
     assert_created(answers.next(), &second);
     let got = answers.next().expect("the pipelined GET's answer");
     got.assert_status(200);

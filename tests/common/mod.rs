@@ -590,19 +590,45 @@ impl RawAnswer {
 }
 
 /// Reads one HTTP/1.1 answer (head, then a Content-Length body) from `stream`; None if the
-/// connection ends (EOF, reset, read timeout) before a whole answer arrived.
+/// connection ends (EOF, reset, read timeout) before a whole answer arrived. Bytes after the
+/// answer are dropped: for pipelined requests use [`read_raw_answers`].
 pub fn read_raw_answer(stream: &mut TcpStream) -> Option<RawAnswer> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
+    read_answers_into(stream, &mut Vec::new(), 1).pop()
+}
+
+/// Reads `count` answers, however the bytes of consecutive answers fall into reads (the
+/// answers to pipelined requests); panics if the connection ends first.
+pub fn read_raw_answers(stream: &mut TcpStream, count: usize) -> Vec<RawAnswer> {
+    let answers = read_answers_into(stream, &mut Vec::new(), count);
+    assert_eq!(
+        answers.len(),
+        count,
+        "the connection ended after {} answers",
+        answers.len()
+    );
+    answers
+}
+
+/// Reads up to `count` answers through `buffer`, fewer if the connection ends first.
+fn read_answers_into(stream: &mut TcpStream, buffer: &mut Vec<u8>, count: usize) -> Vec<RawAnswer> {
+    let mut answers = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    while answers.len() < count {
+        if let Some(answer) = take_raw_answer(buffer) {
+            answers.push(answer);
+            continue;
         }
         match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
+            Ok(0) | Err(_) => break,
             Ok(n) => buffer.extend_from_slice(&chunk[..n]),
         }
-    };
+    }
+    answers
+}
+
+/// The whole answer at the front of `buffer`, taken off it; None until all of it is there.
+fn take_raw_answer(buffer: &mut Vec<u8>) -> Option<RawAnswer> {
+    let head_end = buffer.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     let length: usize = head
@@ -614,14 +640,11 @@ pub fn read_raw_answer(stream: &mut TcpStream) -> Option<RawAnswer> {
                 .then(|| value.trim().parse().ok())?
         })
         .unwrap_or(0);
-    let mut body = buffer[head_end..].to_vec();
-    while body.len() < length {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-        }
+    if buffer.len() < head_end + length {
+        return None;
     }
-    body.truncate(length);
+    let body = buffer[head_end..head_end + length].to_vec();
+    buffer.drain(..head_end + length);
     Some(RawAnswer { status, head, body })
 }
 
