@@ -30,6 +30,13 @@ pub const WRITE_BUFFERS_PER_LANE_DEFAULT: usize = 16;
 /// 2 MiB each.
 pub const WRITE_BUFFERS_PER_LANE_MAX: usize = 1024;
 
+/// How long a lane keeps the buffers it needed at its busiest beyond
+/// `write_buffers_per_lane`, by default (`write_buffers::WriteBuffers`).
+pub const WRITE_BUFFERS_BURST_KEPT_MS_DEFAULT: u64 = 10_000;
+
+/// Longest a lane may be configured to keep a burst's buffers: an hour.
+pub const WRITE_BUFFERS_BURST_KEPT_MS_MAX: u64 = 3_600_000;
+
 /// Configuration of an open store.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -53,9 +60,13 @@ pub struct StoreConfig {
     pub write_buffer_bytes: usize,
     /// Write buffers each lane (core) shares among its uploads (`write_buffers`): past this
     /// many, each upload holds at most two (the one it fills, the one being written) instead
-    /// of `writes_in_flight_max + 1`, and at most this many stay allocated idle between
-    /// uploads.
+    /// of `writes_in_flight_max + 1`, and this many stay allocated idle between uploads (more
+    /// for a while after a burst: `write_buffers_burst_kept_ms`).
     pub write_buffers_per_lane: usize,
+    /// How long, after a lane last had that many taken at once, it keeps as many buffers
+    /// allocated as it had taken at its busiest (when that is more than
+    /// `write_buffers_per_lane`, and that is not 0); 0 keeps only `write_buffers_per_lane`.
+    pub write_buffers_burst_kept_ms: u64,
     /// Writes of one upload in flight at once (pipelines hashing with disk writes).
     pub writes_in_flight_max: usize,
     /// Size of each read while streaming an object out (a multiple of the chunk size is best).
@@ -95,6 +106,7 @@ impl Default for StoreConfig {
             preallocate_step_bytes: 64 << 20,
             write_buffer_bytes: 2 << 20,
             write_buffers_per_lane: WRITE_BUFFERS_PER_LANE_DEFAULT,
+            write_buffers_burst_kept_ms: WRITE_BUFFERS_BURST_KEPT_MS_DEFAULT,
             writes_in_flight_max: 4,
             read_buffer_bytes: 1 << 20,
             checkpoint_interval_ms: 5_000,
@@ -133,6 +145,11 @@ impl StoreConfig {
         if self.write_buffers_per_lane > WRITE_BUFFERS_PER_LANE_MAX {
             return bad(&format!(
                 "write_buffers_per_lane must be at most {WRITE_BUFFERS_PER_LANE_MAX}"
+            ));
+        }
+        if self.write_buffers_burst_kept_ms > WRITE_BUFFERS_BURST_KEPT_MS_MAX {
+            return bad(&format!(
+                "write_buffers_burst_kept_ms must be at most {WRITE_BUFFERS_BURST_KEPT_MS_MAX}"
             ));
         }
         if self.writes_in_flight_max == 0 {

@@ -133,6 +133,8 @@ pub struct WritePathStats {
     pub write_buffer_bytes: usize,
     /// Write buffers each lane shares (`StoreConfig::write_buffers_per_lane`).
     pub write_buffers_per_lane: usize,
+    /// How long a lane keeps a burst's buffers (`StoreConfig::write_buffers_burst_kept_ms`).
+    pub write_buffers_burst_kept_ms: u64,
     /// Write buffers held by uploads now, all lanes.
     pub write_buffers_taken: u64,
     /// Write buffers kept idle for the next uploads, all lanes.
@@ -339,6 +341,7 @@ impl Store {
             buffers_hashed_on_core: self.inner.buffers_hashed_on_core.load(Ordering::Relaxed),
             write_buffer_bytes: self.inner.config.write_buffer_bytes,
             write_buffers_per_lane: self.inner.config.write_buffers_per_lane,
+            write_buffers_burst_kept_ms: self.inner.config.write_buffers_burst_kept_ms,
             write_buffers_taken: totals.taken.load(Ordering::Relaxed),
             write_buffers_idle: totals.idle.load(Ordering::Relaxed),
         }

@@ -9,13 +9,20 @@
 //! waits for them and reuses a written buffer instead of taking a new one, so many uploads
 //! at once share the memory instead of each holding `writes_in_flight_max + 1` buffers. An
 //! upload always gets the buffer it needs to go on, so every upload progresses: past the
-//! bound each holds at most two (the one it fills and the one being written). At most
-//! `live_max` idle buffers stay allocated between uploads.
+//! bound each holds at most two (the one it fills and the one being written).
+//!
+//! Idle buffers are kept up to `live_max`, and beyond it up to the most the lane had taken at
+//! once within the last `burst_kept` (`StoreConfig::write_buffers_burst_kept_ms`, 10 s by
+//! default): under 64 uploads at once, buffers freed as one upload ended and allocated again
+//! for the next cost the node a tenth of its time in page clearing (docs/BENCHMARKS.md,
+//! 2026-11-29 22:30). Once the lane has not needed that many for `burst_kept`, the excess is
+//! freed as buffers come back, or by [`WriteBuffers::trim`] when none does.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::aligned_buf::AlignedBuf;
 
@@ -35,20 +42,62 @@ pub struct WriteBuffers {
     idle: RefCell<Vec<AlignedBuf>>,
     /// Buffers taken by uploads and not given back (nor dropped with their upload).
     taken: Cell<usize>,
+    /// Most buffers taken at once lately (at least `live_max`): idle ones are kept while they
+    /// and the taken ones number no more.
+    peak: Cell<usize>,
+    /// When `taken` last reached `peak`.
+    peak_at: Cell<Instant>,
+    /// How long a peak is remembered.
+    burst_kept: Duration,
     totals: Arc<WriteBufferTotals>,
 }
 
 impl WriteBuffers {
-    /// A lane's buffers of `capacity_bytes`, about `live_max` of them at most, counted in
-    /// `totals` too.
-    pub fn new(capacity_bytes: usize, live_max: usize, totals: Arc<WriteBufferTotals>) -> Rc<Self> {
+    /// A lane's buffers of `capacity_bytes`, about `live_max` of them at most (more kept for
+    /// `burst_kept` after a burst), counted in `totals` too.
+    pub fn new(
+        capacity_bytes: usize,
+        live_max: usize,
+        burst_kept: Duration,
+        totals: Arc<WriteBufferTotals>,
+    ) -> Rc<Self> {
         Rc::new(Self {
             capacity_bytes,
             live_max,
             idle: RefCell::new(Vec::new()),
             taken: Cell::new(0),
+            peak: Cell::new(live_max),
+            peak_at: Cell::new(Instant::now()),
+            burst_kept,
             totals,
         })
+    }
+
+    /// How many buffers, idle and taken together, the lane keeps allocated: its peak, which
+    /// falls back to `live_max` (or what is taken now) once it is older than `burst_kept`.
+    fn kept_max(&self) -> usize {
+        if self.peak.get() > self.live_max && self.peak_at.get().elapsed() >= self.burst_kept {
+            self.peak.set(self.live_max.max(self.taken.get()));
+            self.peak_at.set(Instant::now());
+        }
+        self.peak.get()
+    }
+
+    /// Whether one more idle buffer is kept (rather than freed). A lane with `live_max` 0
+    /// keeps none, ever.
+    fn keeps_another_idle(&self, idle: usize) -> bool {
+        idle < self.live_max || (self.live_max > 0 && idle + self.taken.get() < self.kept_max())
+    }
+
+    /// Frees the idle buffers the lane no longer keeps (a burst's, `burst_kept` after it); for
+    /// a lane whose uploads have stopped, so that no buffer comes back to free them on the
+    /// way. Call it now and then (the node does, once a second per core).
+    pub fn trim(&self) {
+        let mut idle = self.idle.borrow_mut();
+        while !idle.is_empty() && !self.keeps_another_idle(idle.len() - 1) {
+            drop(idle.pop());
+            self.totals.idle.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// A lease for one upload, through which it takes and gives back buffers.
@@ -102,7 +151,12 @@ impl BufferLease {
             }
             None => AlignedBuf::with_capacity(pool.capacity_bytes),
         };
-        pool.taken.set(pool.taken.get() + 1);
+        let taken = pool.taken.get() + 1;
+        pool.taken.set(taken);
+        if taken >= pool.peak.get() {
+            pool.peak.set(taken);
+            pool.peak_at.set(Instant::now());
+        }
         pool.totals.taken.fetch_add(1, Ordering::Relaxed);
         self.held += 1;
         buffer
@@ -114,7 +168,7 @@ impl BufferLease {
         debug_assert_eq!(buffer.capacity(), self.pool.capacity_bytes);
         self.release(1);
         let mut idle = self.pool.idle.borrow_mut();
-        if idle.len() < self.pool.live_max {
+        if self.pool.keeps_another_idle(idle.len()) {
             buffer.clear();
             idle.push(buffer);
             self.pool.totals.idle.fetch_add(1, Ordering::Relaxed);
@@ -153,9 +207,12 @@ impl Drop for BufferLease {
 mod tests {
     use super::*;
 
+    /// A burst is remembered far longer than any of these tests runs.
+    const BURST_KEPT: Duration = Duration::from_secs(600);
+
     #[test]
     fn a_given_buffer_is_taken_again_empty() {
-        let pool = WriteBuffers::new(8192, 2, Arc::default());
+        let pool = WriteBuffers::new(8192, 2, BURST_KEPT, Arc::default());
         let mut lease = pool.lease();
         let mut buffer = lease.take();
         buffer.extend_from_slice(&[1; 100]);
@@ -168,8 +225,8 @@ mod tests {
     }
 
     #[test]
-    fn the_lane_is_exhausted_at_live_max_and_keeps_at_most_live_max_idle() {
-        let pool = WriteBuffers::new(4096, 2, Arc::default());
+    fn the_lane_is_exhausted_at_live_max_and_keeps_its_recent_peak() {
+        let pool = WriteBuffers::new(4096, 2, BURST_KEPT, Arc::default());
         let mut a = pool.lease();
         let mut b = pool.lease();
         let first = a.take();
@@ -183,15 +240,66 @@ mod tests {
         assert!(!a.should_reuse(), "an idle buffer is there to take");
         b.give(third);
         a.give(first);
-        assert_eq!(pool.idle_count(), 2, "at most live_max stay idle");
+        assert_eq!(
+            pool.idle_count(),
+            3,
+            "the lane keeps as many as it just needed"
+        );
         assert_eq!(pool.taken_count(), 0);
+        pool.trim();
+        assert_eq!(pool.idle_count(), 3, "a recent peak is not trimmed");
+    }
+
+    #[test]
+    fn a_burst_older_than_burst_kept_is_freed_by_trim_or_on_the_way_back() {
+        let peak_kept = Duration::from_millis(30);
+        let totals = Arc::new(WriteBufferTotals::default());
+        let pool = WriteBuffers::new(4096, 2, peak_kept, totals.clone());
+        let mut lease = pool.lease();
+        let taken: Vec<_> = (0..6).map(|_| lease.take()).collect();
+        for buffer in taken {
+            lease.give(buffer);
+        }
+        assert_eq!(pool.idle_count(), 6);
+        std::thread::sleep(peak_kept * 2);
+        pool.trim();
+        assert_eq!(
+            pool.idle_count(),
+            2,
+            "back to live_max once the peak is old"
+        );
+        assert_eq!(
+            totals.idle.load(Ordering::Relaxed),
+            2,
+            "the store's count too"
+        );
+
+        // Without a trim, buffers coming back past an old peak are freed.
+        let taken: Vec<_> = (0..5).map(|_| lease.take()).collect();
+        std::thread::sleep(peak_kept * 2);
+        for buffer in taken {
+            lease.give(buffer);
+        }
+        assert_eq!(pool.idle_count(), 2);
+        assert_eq!(pool.taken_count(), 0);
+    }
+
+    #[test]
+    fn a_lane_of_live_max_zero_keeps_nothing() {
+        let pool = WriteBuffers::new(4096, 0, BURST_KEPT, Arc::default());
+        let mut lease = pool.lease();
+        let taken: Vec<_> = (0..3).map(|_| lease.take()).collect();
+        for buffer in taken {
+            lease.give(buffer);
+        }
+        assert_eq!(pool.idle_count(), 0);
     }
 
     #[test]
     fn a_dropped_lease_releases_what_it_held() {
         let totals = Arc::new(WriteBufferTotals::default());
-        let pool = WriteBuffers::new(4096, 4, totals.clone());
-        let other_lane = WriteBuffers::new(4096, 4, totals.clone());
+        let pool = WriteBuffers::new(4096, 4, BURST_KEPT, totals.clone());
+        let other_lane = WriteBuffers::new(4096, 4, BURST_KEPT, totals.clone());
         let mut other_lease = other_lane.lease();
         let buffer = other_lease.take();
         other_lease.give(buffer);

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::aligned_buf::AlignedBuf;
 use crate::config::SyncPolicy;
@@ -133,6 +134,7 @@ impl Store {
             buffers: WriteBuffers::new(
                 config.write_buffer_bytes,
                 config.write_buffers_per_lane,
+                Duration::from_millis(config.write_buffers_burst_kept_ms),
                 self.inner.write_buffer_totals.clone(),
             ),
         }
@@ -142,6 +144,13 @@ impl Store {
 impl Writer {
     fn inner(&self) -> &Arc<StoreInner> {
         &self.store.inner
+    }
+
+    /// Frees the lane's idle write buffers beyond what it keeps (see
+    /// [`StoreConfig::write_buffers_burst_kept_ms`](crate::StoreConfig)); for a thread to
+    /// call now and then, so a burst of uploads leaves no memory behind once it is over.
+    pub fn trim_write_buffers(&self) {
+        self.buffers.trim();
     }
 
     /// Creates a new segment file for this lane.

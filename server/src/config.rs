@@ -94,6 +94,9 @@ pub struct ServerConfig {
     pub hash_threads: usize,
     /// Upload write buffers each core shares (`StoreConfig::write_buffers_per_lane`).
     pub write_buffers_per_core: usize,
+    /// How long a core keeps a burst's write buffers
+    /// (`StoreConfig::write_buffers_burst_kept_ms`).
+    pub write_buffers_burst_kept_ms: u64,
     /// Limits.
     pub limits: Limits,
 }

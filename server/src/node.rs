@@ -127,6 +127,7 @@ impl Node {
             direct_writes: config.direct_writes,
             hash_threads: config.hash_threads,
             write_buffers_per_lane: config.write_buffers_per_core,
+            write_buffers_burst_kept_ms: config.write_buffers_burst_kept_ms,
             ..StoreConfig::default()
         };
         let store = Store::open(data.join(layout::STORE_DIR), store_config)?;

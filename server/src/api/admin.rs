@@ -95,6 +95,7 @@ pub fn store<B>(core: &Core, request: &Request<B>) -> Result<Response<ApiBody>, 
         "writeBuffers": {
             "bytesEach": writes.write_buffer_bytes,
             "perCore": writes.write_buffers_per_lane,
+            "burstKeptMs": writes.write_buffers_burst_kept_ms,
             "taken": writes.write_buffers_taken,
             "idle": writes.write_buffers_idle,
         },

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use colossus_engine::config::PREZEROED_SEGMENTS_MAX;
-use colossus_engine::config::WRITE_BUFFERS_PER_LANE_MAX;
+use colossus_engine::config::{WRITE_BUFFERS_BURST_KEPT_MS_MAX, WRITE_BUFFERS_PER_LANE_MAX};
 use colossus_engine::hash_pool::HASH_THREADS_MAX;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -47,9 +47,16 @@ pub struct ServerArgs {
     pub hash_threads: Option<usize>,
     /// 2 MiB upload write buffers each server thread shares among its uploads: past this many
     /// an upload holds two at most (the one it fills, the one being written) instead of five,
-    /// and at most this many stay allocated between uploads (0: none kept, two per upload).
+    /// and this many stay allocated between uploads (after a burst, as many as were taken at
+    /// once, for 10 s more; 0: none kept, two per upload).
     #[arg(long, default_value_t = colossus_engine::StoreConfig::default().write_buffers_per_lane)]
     pub write_buffers_per_core: usize,
+    /// After a burst of uploads, a server thread keeps as many write buffers as it had taken
+    /// at once (when more than --write-buffers-per-core) for this long, so that the uploads
+    /// that keep coming reuse them instead of allocating them again; 0: only
+    /// --write-buffers-per-core are kept, ms
+    #[arg(long, default_value_t = colossus_engine::config::WRITE_BUFFERS_BURST_KEPT_MS_DEFAULT)]
+    pub write_buffers_burst_kept_ms: u64,
     /// The node's key as a secret URI (`//Bob`, a mnemonic, `0x<seed>`), sr25519.
     #[arg(long, conflicts_with = "key_file")]
     pub key_uri: Option<String>,
@@ -171,6 +178,12 @@ impl ServerArgs {
                  is 2 MiB of memory)"
             ));
         }
+        if self.write_buffers_burst_kept_ms > WRITE_BUFFERS_BURST_KEPT_MS_MAX {
+            return Err(format!(
+                "--write-buffers-burst-kept-ms must be at most {WRITE_BUFFERS_BURST_KEPT_MS_MAX} \
+                 (an hour)"
+            ));
+        }
         if limits.header_size_max_bytes < 1024 {
             return Err("--max-header-size must be at least 1024".into());
         }
@@ -183,6 +196,7 @@ impl ServerArgs {
             direct_writes: !self.buffered_writes,
             hash_threads,
             write_buffers_per_core: self.write_buffers_per_core,
+            write_buffers_burst_kept_ms: self.write_buffers_burst_kept_ms,
             limits,
         })
     }

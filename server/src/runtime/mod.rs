@@ -175,8 +175,9 @@ fn run_core(
             node,
             index,
         });
-        // Detached: the trimming task ends with the runtime, once this block returns.
-        let _trim = monoio::spawn(serve::trim_released_memory());
+        // Detached: the trimming task ends with the runtime, once this block returns. It holds
+        // the core weakly: a task the runtime leaves behind must not keep the node in use.
+        let _trim = monoio::spawn(serve::trim_released_memory(Rc::downgrade(&core)));
         accept_loop(core, listener, stop).await;
     });
 }

@@ -18,7 +18,7 @@ use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -123,14 +123,21 @@ impl Drop for FreedOnDrop {
     }
 }
 
-/// Runs for the core's life: once a second, if many connections were released or closed on
+/// Runs for the core's life: once a second, frees the idle upload write buffers the core's
+/// lane no longer keeps (the engine keeps a burst's buffers for a while, see
+/// `colossus_engine::write_buffers`), and, if many connections were released or closed on
 /// this core, asks the allocator to return free pages to the system. The buffers of
 /// thousands of connections are freed in between the small allocations that outlive them,
 /// so without this the freed memory stays resident (glibc trims only the top of the heap by
-/// itself).
-pub async fn trim_released_memory() {
+/// itself). Ends once the core is gone.
+pub async fn trim_released_memory(core: Weak<Core>) {
     loop {
         monoio::time::sleep(TRIM_INTERVAL).await;
+        let Some(core) = core.upgrade() else {
+            return;
+        };
+        core.writer.trim_write_buffers();
+        drop(core);
         let freed = FREED_SINCE_TRIM.with(Cell::get);
         if freed >= TRIM_AFTER_FREED {
             FREED_SINCE_TRIM.with(|n| n.set(0));
