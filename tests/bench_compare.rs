@@ -88,6 +88,10 @@ fn compare_writes_ratios_for_every_scenario() {
     }
     assert!(text.contains("nginx sendfile"), "{text}");
     assert!(text.contains("blake3 sink"), "{text}");
+    assert!(
+        text.contains("each upload scenario run once on every upload target"),
+        "the section says uploads were warmed up: {text}"
+    );
     // 2 rounds x (3 reads x 3 targets + 2 uploads x 2 targets), and no run had errors.
     let runs: Vec<serde_json::Value> = std::fs::read_dir(&work)
         .unwrap()
