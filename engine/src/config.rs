@@ -32,7 +32,7 @@ pub const WRITE_BUFFERS_PER_LANE_MAX: usize = 1024;
 
 /// How long a lane keeps the buffers it needed at its busiest beyond
 /// `write_buffers_per_lane`, by default (`write_buffers::WriteBuffers`).
-pub const WRITE_BUFFERS_BURST_KEPT_MS_DEFAULT: u64 = 10_000;
+pub const WRITE_BUFFERS_BURST_KEPT_MS_DEFAULT: u64 = 300_000;
 
 /// Longest a lane may be configured to keep a burst's buffers: an hour.
 pub const WRITE_BUFFERS_BURST_KEPT_MS_MAX: u64 = 3_600_000;

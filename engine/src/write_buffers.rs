@@ -12,7 +12,7 @@
 //! bound each holds at most two (the one it fills and the one being written).
 //!
 //! Idle buffers are kept up to `live_max`, and beyond it up to the most the lane had taken at
-//! once within the last `burst_kept` (`StoreConfig::write_buffers_burst_kept_ms`, 10 s by
+//! once within the last `burst_kept` (`StoreConfig::write_buffers_burst_kept_ms`, 5 min by
 //! default): under 64 uploads at once, buffers freed as one upload ended and allocated again
 //! for the next cost the node a tenth of its time in page clearing (docs/BENCHMARKS.md,
 //! 2026-11-29 22:30). Once the lane has not needed that many for `burst_kept`, the excess is

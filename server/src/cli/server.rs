@@ -48,7 +48,7 @@ pub struct ServerArgs {
     /// 2 MiB upload write buffers each server thread shares among its uploads: past this many
     /// an upload holds two at most (the one it fills, the one being written) instead of five,
     /// and this many stay allocated between uploads (after a burst, as many as were taken at
-    /// once, for 10 s more; 0: none kept, two per upload).
+    /// once, for --write-buffers-burst-kept-ms more; 0: none kept, two per upload).
     #[arg(long, default_value_t = colossus_engine::StoreConfig::default().write_buffers_per_lane)]
     pub write_buffers_per_core: usize,
     /// After a burst of uploads, a server thread keeps as many write buffers as it had taken
