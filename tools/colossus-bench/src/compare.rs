@@ -884,6 +884,7 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<ExitCode, Stri
     // not what an operator's long-running node sees; the sink gets the same warm-up.
     for scenario in scenarios.iter().filter(|s| s.is_upload()) {
         for label in scenario.targets() {
+            eprintln!("compare: warm-up {:<12} {label} (untimed)", scenario.name);
             let r = setup.run(scenario, label, setup.args.rounds)?;
             if r.errors > 0 {
                 return Err(format!(
