@@ -36,14 +36,7 @@ fn send_upload(stream: &mut std::net::TcpStream, id: u64, bytes: &[u8]) {
 
 /// Sends the upload of object `id` in chunked transfer coding (no length to read it by).
 fn send_chunked_upload(stream: &mut std::net::TcpStream, id: u64, bytes: &[u8]) {
-    let body = multipart(BOUNDARY, &[], bytes);
-    let mut framed = Vec::new();
-    for piece in body.chunks(300_000) {
-        framed.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-        framed.extend_from_slice(piece);
-        framed.extend_from_slice(b"\r\n");
-    }
-    framed.extend_from_slice(b"0\r\n\r\n");
+    let framed = chunked(&multipart(BOUNDARY, &[], bytes), 300_000);
     let head = format!(
         "POST /api/v1/files?dataObjectId={id}&storageBucketId=0&bagId=dynamic%3Amember%3A1 \
          HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\

@@ -63,18 +63,14 @@ fn connection_still_serves(stream: &mut TcpStream, buf: &mut Vec<u8>) {
 }
 
 /// Sent as is, or in chunked transfer coding (no length for the node to go by).
-fn framed(body: &[u8], chunked: bool) -> (String, Vec<u8>) {
-    if !chunked {
+fn framed(body: &[u8], in_chunks: bool) -> (String, Vec<u8>) {
+    if !in_chunks {
         return (format!("Content-Length: {}", body.len()), body.to_vec());
     }
-    let mut out = Vec::new();
-    for piece in body.chunks(50_000) {
-        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-        out.extend_from_slice(piece);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"0\r\n\r\n");
-    ("Transfer-Encoding: chunked".to_owned(), out)
+    (
+        "Transfer-Encoding: chunked".to_owned(),
+        chunked(body, 50_000),
+    )
 }
 
 #[test]

@@ -364,6 +364,18 @@ pub fn create_object(node: &Node, id: u64, bag: &str, bytes: &[u8]) {
     answer.assert_status(200);
 }
 
+/// `body` in chunked transfer coding, in chunks of `chunk_bytes` (no length to go by).
+pub fn chunked(body: &[u8], chunk_bytes: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in body.chunks(chunk_bytes) {
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
 /// A multipart/form-data body with text fields then one file part.
 pub fn multipart(boundary: &str, fields: &[(&str, &str)], file: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
