@@ -10,7 +10,9 @@ use common::*;
 
 const BAG: &str = "dynamic:channel:7";
 const PER_CORE: u64 = 2;
-const BURST_KEPT_MS: u64 = 300;
+/// Long enough that the uploads' buffers are still kept when looked at right after them,
+/// even on a loaded machine.
+const BURST_KEPT_MS: u64 = 3_000;
 
 fn write_buffers(node: &Node) -> serde_json::Value {
     admin_get(node, "/admin/store")["writeBuffers"].clone()
@@ -68,6 +70,17 @@ fn written_buffers_are_given_back_and_at_most_per_core_kept() {
             });
         }
     });
+    let after = write_buffers(&node);
+    assert_eq!(after["taken"], 0, "the finished uploads hold none: {after}");
+    // One of the two threads had four or more of the uploads at once, two buffers each at
+    // least: it keeps that many for now, more than PER_CORE per thread on the two together.
+    let kept_max = 2 * PER_CORE;
+    let idle = after["idle"].as_u64().expect("a count");
+    assert!(
+        idle > kept_max,
+        "the threads keep the burst's buffers past {PER_CORE} each for now: {after}"
+    );
+
     for id in ids {
         let answer = get(&node.url(&format!("/files/{id}")));
         answer.assert_status(200);
@@ -77,19 +90,9 @@ fn written_buffers_are_given_back_and_at_most_per_core_kept() {
         );
     }
 
-    let after = write_buffers(&node);
-    assert_eq!(after["taken"], 0, "the finished uploads hold none: {after}");
-    let idle = after["idle"].as_u64().expect("a count");
-    assert!(
-        idle >= 1,
-        "the uploads' thread keeps their written buffers: {after}"
-    );
-    eprintln!("idle right after the uploads: {idle}");
-
     // Each thread trims what it keeps once a second; past the burst time at most PER_CORE
     // stay per thread.
-    let kept_max = 2 * PER_CORE;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let now = write_buffers(&node);
         let idle = now["idle"].as_u64().expect("a count");
