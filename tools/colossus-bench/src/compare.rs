@@ -879,9 +879,9 @@ pub fn run(a: CompareArgs, auth: UploadAuth, seed: u64) -> Result<ExitCode, Stri
 
     // Upload warm-up: each upload scenario once on every upload target, untimed, with objects
     // of their own (round number past the timed ones). A fresh process's first uploads pay
-    // for memory it touches for the first time (on these VMs a first touch also faults in the
-    // host: 64 x 16 MiB ran at ~1.0 GiB/s into a fresh node and ~1.55 GiB/s after), which is
-    // not what an operator's long-running node sees; the sink gets the same warm-up.
+    // for memory it touches for the first time (on these VMs most likely with a fault in the
+    // host too: 64 x 16 MiB ran at ~1.0 GiB/s into a fresh node and ~1.55 GiB/s after),
+    // which is not what an operator's long-running node sees; the sink gets the same warm-up.
     for scenario in scenarios.iter().filter(|s| s.is_upload()) {
         for label in scenario.targets() {
             eprintln!("compare: warm-up {:<12} {label} (untimed)", scenario.name);
